@@ -1,0 +1,37 @@
+/**
+ * Python's `multiprocessing`, rebuilt for Deno: processes are actors in
+ * worker threads, with Python's names in camelCase, promises for every wait
+ * and milliseconds for every timeout.
+ *
+ * @example
+ * ```ts
+ * import { Process } from "@seed/multiprocessing";
+ * import { greet } from "./tests/fixtures/targets.ts";
+ *
+ * const p = new Process({ target: greet, args: ["world"] });
+ * p.start();
+ * await p.join();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/errors.ts";
+export {
+  activeChildren,
+  cpuCount,
+  currentProcess,
+  exit,
+  getpid,
+  getppid,
+  parentProcess,
+  Process,
+  type ProcessOptions,
+} from "./src/process.ts";
+export { registerTargets } from "./src/spawn.ts";
+export {
+  type ReduceContext,
+  type Reducer,
+  registerErrorClass,
+  registerReducer,
+} from "./src/reduction.ts";

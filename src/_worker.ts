@@ -1,0 +1,43 @@
+// The actor's bootstrap: the entry module of every worker thread. It waits
+// for the one start message that gives the worker its role, and makes sure
+// that whatever the code it runs leaves behind (an uncaught error, a
+// rejected promise, a timer) ends this process with a printed report and an
+// exit code, never the parent.
+
+import process from "node:process";
+import { parentPort } from "node:worker_threads";
+import { currentIdentity } from "./_context.ts";
+import { formatError, type ProcessStart, runAsChild } from "./process.ts";
+
+/** The roles a worker can take; pools and managers add theirs here. */
+type StartMessage = ProcessStart;
+
+function fail(error: unknown): never {
+  console.error(`Process ${currentIdentity().name}:\n${formatError(error)}`);
+  process.exit(1);
+}
+
+addEventListener("error", (event) => {
+  event.preventDefault();
+  fail((event as ErrorEvent).error ?? (event as ErrorEvent).message);
+});
+addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  fail((event as PromiseRejectionEvent).reason);
+});
+
+parentPort!.once("message", (message: StartMessage) => {
+  switch (message.role) {
+    case "process":
+      runAsChild(message).catch(fail);
+      break;
+    default:
+      fail(
+        new TypeError(
+          `worker received an unknown role ${
+            JSON.stringify((message as { role: unknown }).role)
+          }`,
+        ),
+      );
+  }
+});
