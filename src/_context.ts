@@ -2,14 +2,24 @@
 // every other file reads. The main thread is `MainProcess`; a worker learns
 // its identity from the start message its parent sends (see _worker.ts).
 
-import { isMainThread, workerData } from "node:worker_threads";
+import process from "node:process";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+
+/** Processes whose liveness is tracked; later pids are assumed alive. */
+const PID_SLOTS = 1 << 20;
+const ALIVE = 1;
+const ENDED = 2;
 
 /** What a worker receives when its thread starts, before any role. */
 export interface WorkerBoot {
+  /** Marks the data as this module's (another library's worker may import it). */
+  multiprocessing: 1;
   /** The program's main module, which workers import to find targets. */
   mainModule: string | undefined;
   /** One Int32 cell: the last pid handed out in the whole program. */
   pidCounter: SharedArrayBuffer;
+  /** One byte per pid (indexed by `pid - Deno.pid`): 1 alive, 2 ended. */
+  pidStates: SharedArrayBuffer;
 }
 
 /** The identity of the process this thread runs. */
@@ -24,12 +34,27 @@ export interface Identity {
 
 const boot: WorkerBoot = isMainThread
   ? {
+    multiprocessing: 1,
     mainModule: safeMainModule(),
     pidCounter: new SharedArrayBuffer(4),
+    pidStates: new SharedArrayBuffer(PID_SLOTS),
   }
-  : workerData as WorkerBoot;
+  : isWorkerBoot(workerData)
+  ? workerData
+  : {
+    multiprocessing: 1,
+    mainModule: undefined,
+    pidCounter: new SharedArrayBuffer(4),
+    pidStates: new SharedArrayBuffer(PID_SLOTS),
+  };
+
+/** Whether a worker's `workerData` came from this module. */
+export function isWorkerBoot(data: unknown): data is WorkerBoot {
+  return (data as WorkerBoot | undefined)?.multiprocessing === 1;
+}
 
 const pidCells = new Int32Array(boot.pidCounter);
+const pidStates = new Uint8Array(boot.pidStates);
 
 let identity: Identity = {
   name: "MainProcess",
@@ -89,3 +114,56 @@ let childCounter = 0;
 export function nextChildPath(): number[] {
   return [...identity.path, ++childCounter];
 }
+
+/** Records that the process `pid` is running (its parent calls this). */
+export function markAlive(pid: number): void {
+  const slot = pid - Deno.pid;
+  if (slot > 0 && slot < PID_SLOTS) Atomics.store(pidStates, slot, ALIVE);
+}
+
+/** Records that the process `pid` has ended, however it ended. */
+export function markEnded(pid: number): void {
+  const slot = pid - Deno.pid;
+  if (slot > 0 && slot < PID_SLOTS) Atomics.store(pidStates, slot, ENDED);
+}
+
+/**
+ * Whether the process `pid` may still run: `false` only once its parent saw
+ * it end. Locks and connections use it to detect an owner or peer that died
+ * (a process ended together with its parent is reported by its parent's
+ * parent only as far as the parent itself).
+ */
+export function isPidAlive(pid: number): boolean {
+  const slot = pid - Deno.pid;
+  if (slot <= 0 || slot >= PID_SLOTS) return true;
+  return Atomics.load(pidStates, slot) !== ENDED;
+}
+
+const exitHooks: (() => void | Promise<void>)[] = [];
+
+/**
+ * Runs `hook` when this process ends normally, after its target and before
+ * its thread stops (Python's `util.Finalize` at exit). In the main program
+ * it is never called: the program's own end needs no flush here.
+ */
+export function atProcessExit(hook: () => void | Promise<void>): void {
+  exitHooks.push(hook);
+}
+
+/** Runs the exit hooks, in reverse order of registration. */
+export async function runExitHooks(): Promise<void> {
+  for (const hook of exitHooks.splice(0).reverse()) await hook();
+}
+
+/**
+ * Ends this worker's process with `code`, telling the parent first: a node
+ * worker's own `exit` event comes ~30 ms after the thread stops running
+ * code (its teardown), and `join()` should not wait for that.
+ */
+export function endThisProcess(code: number): never {
+  parentPort?.postMessage({ [EXIT_KEY]: code });
+  process.exit(code);
+}
+
+/** The key of the message a child posts as it ends. */
+export const EXIT_KEY = "multiprocessingExit";

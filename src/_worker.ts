@@ -4,9 +4,8 @@
 // rejected promise, a timer) ends this process with a printed report and an
 // exit code, never the parent.
 
-import process from "node:process";
-import { parentPort } from "node:worker_threads";
-import { currentIdentity } from "./_context.ts";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { currentIdentity, endThisProcess, isWorkerBoot } from "./_context.ts";
 import { formatError, type ProcessStart, runAsChild } from "./process.ts";
 
 /** The roles a worker can take; pools and managers add theirs here. */
@@ -14,30 +13,38 @@ type StartMessage = ProcessStart;
 
 function fail(error: unknown): never {
   console.error(`Process ${currentIdentity().name}:\n${formatError(error)}`);
-  process.exit(1);
+  endThisProcess(1);
 }
 
-addEventListener("error", (event) => {
-  event.preventDefault();
-  fail((event as ErrorEvent).error ?? (event as ErrorEvent).message);
-});
-addEventListener("unhandledrejection", (event) => {
-  event.preventDefault();
-  fail((event as PromiseRejectionEvent).reason);
-});
+// The main thread imports this module too (see _workers.ts), so that every
+// module a worker needs is loaded before the first worker starts; there it
+// does nothing.
+if (!isMainThread && isWorkerBoot(workerData)) boot();
 
-parentPort!.once("message", (message: StartMessage) => {
-  switch (message.role) {
-    case "process":
-      runAsChild(message).catch(fail);
-      break;
-    default:
-      fail(
-        new TypeError(
-          `worker received an unknown role ${
-            JSON.stringify((message as { role: unknown }).role)
-          }`,
-        ),
-      );
-  }
-});
+function boot(): void {
+  addEventListener("error", (event) => {
+    event.preventDefault();
+    fail((event as ErrorEvent).error ?? (event as ErrorEvent).message);
+  });
+  addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    fail((event as PromiseRejectionEvent).reason);
+  });
+
+  parentPort!.postMessage({ booted: true });
+  parentPort!.once("message", (message: StartMessage) => {
+    switch (message.role) {
+      case "process":
+        runAsChild(message).catch(fail);
+        break;
+      default:
+        fail(
+          new TypeError(
+            `worker received an unknown role ${
+              JSON.stringify((message as { role: unknown }).role)
+            }`,
+          ),
+        );
+    }
+  });
+}

@@ -13,6 +13,10 @@
 
 import { Worker } from "node:worker_threads";
 import { workerBoot } from "./_context.ts";
+// Loads the bootstrap's whole module graph in this thread first: two workers
+// that fetch the same uncached remote module at once can deadlock Deno's
+// loader (seen on 2.9.6 with the module imported over HTTP).
+import "./_worker.ts";
 
 const ENTRY = new URL("./_worker.ts", import.meta.url);
 
@@ -34,8 +38,15 @@ const spares: Worker[] = [];
 let spareTarget = 1;
 let burst = 0;
 
+const booted = new WeakMap<Worker, Promise<void>>();
+
 function spawnWorker(): Worker {
   const worker = new Worker(ENTRY_URL, { workerData: workerBoot() });
+  // The bootstrap posts one message once its modules are loaded.
+  booted.set(
+    worker,
+    new Promise((resolve) => worker.once("message", () => resolve())),
+  );
   // A spare is idle: it must never keep the program alive.
   worker.unref();
   // A worker's own errors are handled by its bootstrap; this one catches
@@ -77,6 +88,11 @@ function refillSpares(): void {
 export async function dropSpares(): Promise<void> {
   const all = spares.splice(0);
   await Promise.all(all.map((w) => w.terminate()));
+}
+
+/** Resolves once every current spare has booted (benchmarks use it). */
+export async function whenSparesReady(): Promise<void> {
+  await Promise.all(spares.map((w) => booted.get(w)));
 }
 
 /** How many spares are booted or booting now. */

@@ -17,8 +17,13 @@ import { deadline, signalled, validateTimeout } from "./_async.ts";
 import {
   allocatePid,
   currentIdentity,
+  endThisProcess,
+  EXIT_KEY,
   type Identity,
+  markAlive,
+  markEnded,
   nextChildPath,
+  runExitHooks,
   setCurrentIdentity,
 } from "./_context.ts";
 import { takeWorker } from "./_workers.ts";
@@ -230,11 +235,16 @@ export class Process<A extends unknown[] = any[]> {
     const pid = allocatePid();
     message.identity.pid = pid;
     state.pid = pid;
+    markAlive(pid);
     state.started = true;
     state.worker = worker;
     state.exited = signalled<number>();
     if (!state.daemon) worker.ref();
     worker.on("exit", (code: number) => onExit(this, code));
+    worker.on("message", (message: Record<string, number> | undefined) => {
+      const code = message?.[EXIT_KEY];
+      if (typeof code === "number") onExit(this, code);
+    });
     worker.on("error", (error: unknown) => reportFailure(state.name, error));
     children.add(this);
     worker.postMessage(message, message.transfer as never[]);
@@ -424,7 +434,9 @@ function startMessage(self: Process, state: ProcessState): ProcessStart {
 
 function onExit(self: Process, code: number): void {
   const state = stateOf(self);
+  if (state.worker === undefined) return; // announced, then the thread ended
   state.exitCode = state.ending ?? code;
+  markEnded(state.pid!);
   state.worker?.removeAllListeners();
   state.worker = undefined;
   children.delete(self);
@@ -629,7 +641,7 @@ export function exit(code = 0): never {
     );
   }
   if (isMainThread) Deno.exit(code);
-  process.exit(code);
+  endThisProcess(code);
 }
 
 // The child's side ------------------------------------------------------------
@@ -687,7 +699,8 @@ export async function runAsChild(message: ProcessStart): Promise<never> {
   current = self;
   await self.run();
   await endChildren();
-  process.exit(0);
+  await runExitHooks();
+  endThisProcess(0);
 }
 
 /**
