@@ -3,7 +3,11 @@
 // its identity from the start message its parent sends (see _worker.ts).
 
 import process from "node:process";
-import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import {
+  isMainThread,
+  type MessagePort,
+  workerData,
+} from "node:worker_threads";
 
 /** Processes whose liveness is tracked; later pids are assumed alive. */
 const PID_SLOTS = 1 << 20;
@@ -161,9 +165,14 @@ export async function runExitHooks(): Promise<void> {
  * code (its teardown), and `join()` should not wait for that.
  */
 export function endThisProcess(code: number): never {
-  parentPort?.postMessage({ [EXIT_KEY]: code });
+  controlPort()?.postMessage({ [EXIT_KEY]: code });
   process.exit(code);
 }
 
 /** The key of the message a child posts as it ends. */
 export const EXIT_KEY = "multiprocessingExit";
+
+/** In a process's worker: its control port to the spawner (see _spawner.ts). */
+export function controlPort(): MessagePort | undefined {
+  return (workerData as { controlPort?: MessagePort } | null)?.controlPort;
+}

@@ -4,8 +4,13 @@
 // rejected promise, a timer) ends this process with a printed report and an
 // exit code, never the parent.
 
-import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { currentIdentity, endThisProcess, isWorkerBoot } from "./_context.ts";
+import { isMainThread, workerData } from "node:worker_threads";
+import {
+  controlPort,
+  currentIdentity,
+  endThisProcess,
+  isWorkerBoot,
+} from "./_context.ts";
 import { formatError, type ProcessStart, runAsChild } from "./process.ts";
 
 /** The roles a worker can take; pools and managers add theirs here. */
@@ -31,8 +36,10 @@ function boot(): void {
     fail((event as PromiseRejectionEvent).reason);
   });
 
-  parentPort!.postMessage({ booted: true });
-  parentPort!.once("message", (message: StartMessage) => {
+  // Everything to and from the spawner goes over this worker's channel to
+  // it (see _spawner.ts), which later carries this process's own requests.
+  const spawner = controlPort()!;
+  spawner.once("message", (message: StartMessage) => {
     switch (message.role) {
       case "process":
         runAsChild(message).catch(fail);
@@ -47,4 +54,5 @@ function boot(): void {
         );
     }
   });
+  spawner.postMessage({ booted: true });
 }

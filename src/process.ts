@@ -10,15 +10,12 @@
  * @module
  */
 
-import process from "node:process";
-import type { Worker } from "node:worker_threads";
 import { isMainThread } from "node:worker_threads";
 import { deadline, signalled, validateTimeout } from "./_async.ts";
 import {
   allocatePid,
   currentIdentity,
   endThisProcess,
-  EXIT_KEY,
   type Identity,
   markAlive,
   markEnded,
@@ -26,7 +23,7 @@ import {
   runExitHooks,
   setCurrentIdentity,
 } from "./_context.ts";
-import { takeWorker } from "./_workers.ts";
+import { holdChild, startChild, terminateChild } from "./_workers.ts";
 import { ProcessError } from "./errors.ts";
 import { describe, reduce, revive } from "./reduction.ts";
 import { locateTarget, resolveTarget, type TargetLocator } from "./spawn.ts";
@@ -68,7 +65,8 @@ interface ProcessState {
   target?: Function;
   args: unknown[];
   pid: number | null;
-  worker?: Worker;
+  /** Started and not yet seen to end. */
+  running: boolean;
   exitCode: number | null;
   ending?: number;
   started: boolean;
@@ -78,7 +76,6 @@ interface ProcessState {
 
 const states = new WeakMap<object, ProcessState>();
 const children = new Set<Process>();
-const joiners = new WeakMap<Worker, number>();
 
 function stateOf(process: object): ProcessState {
   const state = states.get(process);
@@ -193,6 +190,7 @@ export class Process<A extends unknown[] = any[]> {
       target: opts.target as ProcessState["target"],
       args: (opts.args as unknown[]) ?? [],
       pid: null,
+      running: false,
       exitCode: null,
       started: false,
       closed: false,
@@ -231,23 +229,22 @@ export class Process<A extends unknown[] = any[]> {
       );
     }
     const message = startMessage(this, state);
-    const worker = takeWorker();
     const pid = allocatePid();
     message.identity.pid = pid;
     state.pid = pid;
-    markAlive(pid);
     state.started = true;
-    state.worker = worker;
+    state.running = true;
     state.exited = signalled<number>();
-    if (!state.daemon) worker.ref();
-    worker.on("exit", (code: number) => onExit(this, code));
-    worker.on("message", (message: Record<string, number> | undefined) => {
-      const code = message?.[EXIT_KEY];
-      if (typeof code === "number") onExit(this, code);
-    });
-    worker.on("error", (error: unknown) => reportFailure(state.name, error));
+    markAlive(pid);
     children.add(this);
-    worker.postMessage(message, message.transfer as never[]);
+    startChild({
+      pid,
+      name: state.name,
+      daemon: state.daemon,
+      message,
+      transfer: message.transfer,
+      onExit: (code) => onExit(this, code),
+    });
   }
 
   /**
@@ -269,18 +266,14 @@ export class Process<A extends unknown[] = any[]> {
         `can only join a started process: call start() on ${state.name} first`,
       );
     }
-    const worker = state.worker;
-    if (worker === undefined) return state.exitCode;
-    // A daemon's worker is unref'd; whoever waits for it keeps the program
-    // alive meanwhile, as Python's join() of a daemon does.
-    joiners.set(worker, (joiners.get(worker) ?? 0) + 1);
-    worker.ref();
+    if (!state.running) return state.exitCode;
+    // A daemon never keeps the program alive, but whoever waits for it does,
+    // as Python's join() of a daemon does.
+    holdChild(state.pid!, 1);
     try {
       return await deadline(state.exited!.promise, timeout, () => null);
     } finally {
-      const left = joiners.get(worker)! - 1;
-      joiners.set(worker, left);
-      if (left === 0 && state.daemon && state.worker) worker.unref();
+      if (state.running) holdChild(state.pid!, -1);
     }
   }
 
@@ -434,11 +427,9 @@ function startMessage(self: Process, state: ProcessState): ProcessStart {
 
 function onExit(self: Process, code: number): void {
   const state = stateOf(self);
-  if (state.worker === undefined) return; // announced, then the thread ended
   state.exitCode = state.ending ?? code;
+  state.running = false;
   markEnded(state.pid!);
-  state.worker?.removeAllListeners();
-  state.worker = undefined;
   children.delete(self);
   state.exited!.resolve(state.exitCode);
 }
@@ -455,9 +446,9 @@ function endProcess(self: Process, method: string, code: number): void {
       `cannot ${method} ${state.name}: it was never started`,
     );
   }
-  if (state.worker === undefined) return; // already ended
+  if (!state.running) return; // already ended
   state.ending ??= code;
-  void state.worker.terminate();
+  terminateChild(state.pid!);
 }
 
 function checked(self: Process, method: string): ProcessState {
@@ -468,12 +459,6 @@ function checked(self: Process, method: string): ProcessState {
     );
   }
   return state;
-}
-
-function reportFailure(name: string, error: unknown): void {
-  // Errors the child's bootstrap could not print itself (its own import
-  // failed): print them here, as Python prints a child's traceback.
-  console.error(`Process ${name}:\n${formatError(error)}`);
 }
 
 /** Formats a thrown value the way the child prints it under its header. */
@@ -498,6 +483,7 @@ function view(identity: Identity, role: Role): Process {
     path: identity.path,
     args: [],
     pid: identity.pid,
+    running: true,
     exitCode: null,
     started: true,
     closed: false,
@@ -692,6 +678,7 @@ export async function runAsChild(message: ProcessStart): Promise<never> {
     target,
     args,
     pid: message.identity.pid,
+    running: true,
     exitCode: null,
     started: true,
     closed: false,
