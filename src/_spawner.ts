@@ -135,9 +135,12 @@ export class Spawner {
       }
       case "ready":
         while (this.#spares.length < SPARES) this.#spares.push(this.#create());
-        void Promise.all(this.#spares.map((s) => s.booted)).then(() =>
-          notify({ op: "ready", token: request.token })
-        );
+        // Whoever waits for the spares keeps the program alive meanwhile.
+        for (const spare of this.#spares) spare.port.ref();
+        void Promise.all(this.#spares.map((s) => s.booted)).then(() => {
+          for (const spare of this.#spares) spare.port.unref();
+          notify({ op: "ready", token: request.token });
+        });
         return;
     }
   }

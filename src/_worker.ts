@@ -12,6 +12,10 @@ import {
   isWorkerBoot,
 } from "./_context.ts";
 import { formatError, type ProcessStart, runAsChild } from "./process.ts";
+// Every shareable type registers its reducer when its module is evaluated;
+// importing the public entry makes all of them known before any argument is
+// revived, whatever the target's module imports.
+import "../mod.ts";
 
 /** The roles a worker can take; pools and managers add theirs here. */
 type StartMessage = ProcessStart;
