@@ -222,6 +222,11 @@ export class Process<A extends unknown[] = any[]> {
     if (state.started) {
       throw new ProcessError(`cannot start a process twice (${state.name})`);
     }
+    if (bootstrapping) {
+      throw new ProcessError(
+        `${state.name} was started while ${currentIdentity().name} was importing its target's module: put the code that starts processes under \`if (import.meta.main) { ... }\`, so that a process importing the main module does not run the program again`,
+      );
+    }
     const me = currentIdentity();
     if (me.daemon) {
       throw new ProcessError(
@@ -472,6 +477,8 @@ export function formatError(error: unknown): string {
 // The process this thread runs ----------------------------------------------
 
 let current: Process | undefined;
+/** True while a child imports its target's module (Python's bootstrapping phase). */
+let bootstrapping = false;
 let parent: Process | null | undefined;
 
 function view(identity: Identity, role: Role): Process {
@@ -653,6 +660,7 @@ export interface ProcessStart {
 export async function runAsChild(message: ProcessStart): Promise<never> {
   setCurrentIdentity(message.identity);
   parentName = message.parentName;
+  bootstrapping = true;
   const cls = message.cls === undefined
     ? Process
     : await resolveTarget(message.cls) as typeof Process;
@@ -666,6 +674,7 @@ export async function runAsChild(message: ProcessStart): Promise<never> {
   const target = message.target === undefined
     ? undefined
     : await resolveTarget(message.target);
+  bootstrapping = false;
   const args = (message.marked ? revive(message.args) : message.args) as [];
   const fields = message.marked ? revive(message.fields) : message.fields;
   const self = Object.create(cls.prototype) as Process;

@@ -433,3 +433,13 @@ Deno.test("the module works when imported by URL from an HTTP server", async () 
     await server.shutdown();
   }
 });
+
+Deno.test("starting a process without the import.meta.main guard fails in the child, not forever", async () => {
+  const { code, stdout, stderr } = await runProgram("no_main_guard.ts");
+  assert.equal(code, 0);
+  assert.equal(stdout, "exitCode=1\n");
+  assert.match(
+    stderr,
+    /Process Process-1:\nProcessError: .*if \(import\.meta\.main\)/,
+  );
+});
