@@ -171,11 +171,10 @@ export class Spawner {
         `Process ${request.name}:\n${Deno.inspect(error, { colors: false })}`,
       );
     });
-    // Only once the child listens: a message that waits in a port for its
-    // first listener may be delivered late.
-    void thread.booted.then(() =>
-      thread.port.postMessage(request.message, request.transfer as never[])
-    );
+    // At once, even to a thread still booting: the message waits in the
+    // port, and the caller may close its ends of the ports it sends (a
+    // transfer after that would fail).
+    thread.port.postMessage(request.message, request.transfer as never[]);
     this.#scheduleRefill();
   }
 
