@@ -22,21 +22,24 @@ import {
   deserializeError,
   type ErrorEnvelope,
   reduce,
-  revive,
 } from "./reduction.ts";
 import { locateTarget, type TargetLocator } from "./spawn.ts";
 import {
   CALL,
   CELL_BUSY,
   CELL_STARTED,
+  decode,
+  encode,
+  type Encoded,
+  encodeList,
   EXIT,
   type FnDefinition,
   INIT_ERROR,
   MAP,
   poolWorker,
   READY,
-  RESULTS,
   type ResultMessage,
+  RESULTS,
   RUN,
   STARMAP,
   type TaskMessage,
@@ -127,7 +130,7 @@ interface Task {
   fn: number;
   kind: number;
   payload: unknown;
-  marked: boolean;
+  encoding: number;
   transfer: Transferable[];
   timeout?: number;
   exclusive: boolean;
@@ -455,11 +458,11 @@ export class Pool {
     }
     const limits = checkOptions("applyAsync", options);
     const callbacks = checkCallbacks("applyAsync", options);
-    const reduced = reduce(args, "args");
+    const encoded = encode(args, "args");
     const result = new AsyncResult<unknown>();
     const job = this.#job(result, callbacks, limits.signal);
     if (job === undefined) return result;
-    job.add(this.#task(index, CALL, reduced, limits.timeout, job, (v) => v));
+    job.add(this.#task(index, CALL, encoded, limits.timeout, job, (v) => v));
     job.seal();
     this.#pump();
     return result;
@@ -644,6 +647,7 @@ export class Pool {
         this.#drop(slot);
         slot.process.terminate();
       }
+      this.#stopWatchdog();
     }
     await this.#waitExited();
   }
@@ -752,7 +756,7 @@ export class Pool {
           const task = slot.inflight.shift();
           if (task === undefined || task.id !== result[0]) continue;
           const value = result[1]
-            ? (result[3] ? revive(result[2]) : result[2])
+            ? decode(result[2], result[3])
             : deserializeError(result[2] as ErrorEnvelope);
           this.#finish(task, result[1], value);
         }
@@ -855,7 +859,13 @@ export class Pool {
         slot.known.add(task.fn);
         defs.push([task.fn, this.#locators[task.fn]]);
       }
-      messages.push([task.id, task.fn, task.kind, task.payload, task.marked]);
+      messages.push([
+        task.id,
+        task.fn,
+        task.kind,
+        task.payload,
+        task.encoding,
+      ]);
       for (const t of task.transfer) transfer.push(t);
       slot.inflight.push(task);
       if (slot.ready) this.#arm(task);
@@ -1019,7 +1029,7 @@ export class Pool {
   #task(
     fn: number,
     kind: number,
-    reduced: { value: unknown; marked: boolean; transfer: Transferable[] },
+    encoded: Encoded,
     timeout: number | undefined,
     job: Sink,
     shape: (value: unknown) => unknown,
@@ -1028,9 +1038,9 @@ export class Pool {
       id: nextTaskId(),
       fn,
       kind,
-      payload: reduced.value,
-      marked: reduced.marked,
-      transfer: reduced.transfer,
+      payload: encoded.value,
+      encoding: encoded.encoding,
+      transfer: encoded.transfer,
       timeout,
       exclusive: timeout !== undefined || job.signal !== undefined,
       state: QUEUED,
@@ -1048,10 +1058,26 @@ export class Pool {
       return;
     }
     this.#queue.push(task);
-    this.#outstanding++;
-    if (this.#watchdog === undefined) {
-      this.#watchdog = setInterval(() => this.#check(), WATCHDOG_MS);
+    if (this.#outstanding++ === 0) this.#busy(true);
+  }
+
+  /**
+   * The watchdog runs while the pool lives, and keeps the program alive only
+   * while work is outstanding (ref'd then, unref'd when idle): toggling a
+   * timer's ref is cheaper than creating one per task.
+   */
+  #busy(busy: boolean): void {
+    if (busy) {
+      this.#watchdog ??= setInterval(() => this.#check(), WATCHDOG_MS);
+      Deno.refTimer(this.#watchdog);
+    } else if (this.#watchdog !== undefined) {
+      Deno.unrefTimer(this.#watchdog);
     }
+  }
+
+  #stopWatchdog(): void {
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
   }
 
   #check(): void {
@@ -1085,8 +1111,7 @@ export class Pool {
 
   #settled(): void {
     if (--this.#outstanding > 0) return;
-    clearInterval(this.#watchdog);
-    this.#watchdog = undefined;
+    this.#busy(false);
     this.#maybeShutDown();
   }
 
@@ -1097,6 +1122,7 @@ export class Pool {
     idle?.resolve();
     if (this.#state !== "close" || this.#shutDown) return;
     this.#shutDown = true;
+    this.#stopWatchdog();
     for (const slot of this.#slots.splice(0)) {
       slot.gone = true;
       slot.port.postMessage([EXIT]);
@@ -1195,25 +1221,39 @@ export class Pool {
         }
       });
     }
-    const chunks: { value: unknown; marked: boolean; transfer: Transferable[] }[] = [];
+    const chunks: Encoded[] = [];
     for (let start = 0; start < items.length; start += chunksize) {
-      chunks.push(reduce(items.slice(start, start + chunksize), "iterable"));
+      chunks.push(
+        encodeList(
+          items.slice(start, start + chunksize),
+          `iterable (the chunk from index ${start})`,
+        ),
+      );
     }
     const result = new AsyncResult<unknown[]>();
-    const job = this.#job(result as AsyncResult<unknown>, callbacks, limits.signal);
+    const job = this.#job(
+      result as AsyncResult<unknown>,
+      callbacks,
+      limits.signal,
+    );
     if (job === undefined) return result;
-    const out = new Array(items.length);
+    const parts: ArrayLike<unknown>[] = new Array(chunks.length);
     chunks.forEach((chunk, i) => {
-      const start = i * chunksize!;
       job.add(
         this.#task(index, kind, chunk, limits.timeout, job, (values) => {
-          const list = values as unknown[];
-          for (let k = 0; k < list.length; k++) out[start + k] = list[k];
+          parts[i] = values as ArrayLike<unknown>;
           return undefined;
         }),
       );
     });
-    job.seal(() => out);
+    job.seal(() => {
+      // `[]` and push: `new Array(n)` for a large n is dictionary-backed.
+      const out: unknown[] = [];
+      for (const part of parts) {
+        for (let k = 0; k < part.length; k++) out.push(part[k]);
+      }
+      return out;
+    });
     this.#pump();
     return result;
   }
@@ -1231,7 +1271,9 @@ export class Pool {
       Symbol.asyncIterator
     ];
     const syncIterate = (iterable as Iterable<unknown>)?.[Symbol.iterator];
-    if (typeof asyncIterate !== "function" && typeof syncIterate !== "function") {
+    if (
+      typeof asyncIterate !== "function" && typeof syncIterate !== "function"
+    ) {
       throw new TypeError(
         `${method}() expected an iterable or async iterable as its second argument, received ${
           describe(iterable)
@@ -1301,17 +1343,21 @@ export class Pool {
               `${method}() cannot go on: the pool was terminated`,
             );
           }
-          const reduced = reduce(items, `iterable chunk at ${position}`);
+          const encoded = encodeList(
+            items,
+            `iterable (the chunk from item ${position})`,
+          );
           position += items.length;
           stream.submit(
-            this.#task(index, MAP, reduced, limits.timeout, stream, (v) => v),
+            this.#task(index, MAP, encoded, limits.timeout, stream, (v) => v),
             next++,
           );
           this.#pump();
         }
         if (stream.pending === 0 && exhausted) return;
-        const values = await (ordered ? stream.nextInOrder() : stream.nextAny());
-        for (const value of values) yield value;
+        const values =
+          await (ordered ? stream.nextInOrder() : stream.nextAny());
+        for (let k = 0; k < values.length; k++) yield values[k];
       }
     } finally {
       stream.stop();
@@ -1538,7 +1584,7 @@ class Stream implements Sink {
     if (this.#aborted) throw this.#aborted.reason;
   }
 
-  async nextInOrder(): Promise<unknown[]> {
+  async nextInOrder(): Promise<ArrayLike<unknown>> {
     while (!this.#results.has(this.#next)) {
       this.throwIfAborted();
       await new Promise<void>((resolve) => this.#wake = resolve);
@@ -1546,17 +1592,17 @@ class Stream implements Sink {
     const { ok, value } = this.#results.get(this.#next)!;
     this.#results.delete(this.#next++);
     if (!ok) throw value;
-    return value as unknown[];
+    return value as ArrayLike<unknown>;
   }
 
-  async nextAny(): Promise<unknown[]> {
+  async nextAny(): Promise<ArrayLike<unknown>> {
     while (this.#arrived.length === 0) {
       this.throwIfAborted();
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
     const { ok, value } = this.#arrived.shift()!;
     if (!ok) throw value;
-    return value as unknown[];
+    return value as ArrayLike<unknown>;
   }
 
   /** The consumer is gone: drop queued chunks; running ones finish. */
