@@ -775,6 +775,8 @@ export class Pool {
         this.#initFailures = 0;
         const now = performance.now();
         for (const task of slot.inflight) {
+          // Waiting for a fresh worker's initializer counts as queued.
+          this.#stats.queuedMs += now - task.sentAt;
           task.sentAt = now;
           this.#arm(task);
         }
