@@ -24,6 +24,7 @@ import {
   returnsFunction,
   spinsForever,
   square,
+  throwsAfterReturning,
   trackConcurrency,
   workerName,
 } from "./fixtures/pool_tasks.ts";
@@ -173,6 +174,18 @@ Deno.test("a task that calls exit() fails with the worker's exit code, and the p
       /PoolWorker-\d+.*exit code 5/.test(e.message),
   );
   assert.deepEqual(await pool.map(square, [1, 2, 3]), [1, 4, 9]);
+});
+
+Deno.test("a worker killed by an error outside any task is replaced, and no task is lost", async () => {
+  const pool = new Pool(1);
+  const name = await pool.apply(throwsAfterReturning);
+  const next = await Promise.all([1, 2, 3].map((x) => pool.apply(square, [x])));
+  assert.deepEqual(next, [1, 4, 9]);
+  assert.notEqual(await pool.apply(workerName), name);
+  assert.equal(pool.stats.workersReplaced, 1);
+  pool.close();
+  await pool.join();
+  assertNoChildren();
 });
 
 Deno.test("a task that never ends is stopped by its timeout and its worker replaced", async () => {
