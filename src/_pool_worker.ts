@@ -21,7 +21,7 @@ export const EXIT = 1;
 
 /** Worker → parent: `[RESULTS, results]`. */
 export const RESULTS = 0;
-/** Worker → parent: the initializer ran; tasks may start. */
+/** Worker → parent: `[READY, epochMs]`: the initializer ran; tasks may start. */
 export const READY = 1;
 /** Worker → parent: `[INIT_ERROR, envelope]`; the worker then ends. */
 export const INIT_ERROR = 2;
@@ -237,7 +237,9 @@ export async function poolWorker(
       if (!running) finish();
     }
   };
-  port.postMessage([READY]);
+  // When it became ready, on the shared clock: the owner may read this
+  // message late (its thread busy), and timeouts count from here.
+  port.postMessage([READY, performance.timeOrigin + performance.now()]);
   await end;
 }
 

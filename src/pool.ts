@@ -773,7 +773,10 @@ export class Pool {
       case READY: {
         slot.ready = true;
         this.#initFailures = 0;
-        const now = performance.now();
+        const now = Math.min(
+          performance.now(),
+          (message[1] as number) - performance.timeOrigin,
+        );
         for (const task of slot.inflight) {
           // Waiting for a fresh worker's initializer counts as queued.
           this.#stats.queuedMs += now - task.sentAt;
@@ -882,6 +885,7 @@ export class Pool {
   /** Starts a task's timeout, once its worker can start it. */
   #arm(task: Task): void {
     if (task.timeout === undefined || task.timer !== undefined) return;
+    const left = task.timeout - (performance.now() - task.sentAt);
     task.timer = setTimeout(() => {
       task.timer = undefined;
       if (task.state !== SENT) return;
@@ -893,7 +897,7 @@ export class Pool {
           }, which was stopped and replaced`,
         ),
       );
-    }, task.timeout);
+    }, Math.max(0, left));
   }
 
   /** Fails a running task and replaces the worker running it. */
