@@ -29,13 +29,23 @@ const twin = (
   name: string,
 ) => [{ label: "fork", script: "pool_cases.py", case: name }];
 
-/** Iterations of `crunch` that take about `ms` in this thread. */
+let calibrated: number | undefined;
+
+/**
+ * Iterations of `crunch` that take about `ms` in this thread, measured once
+ * after the JIT has optimized it, so both rows use the same work.
+ */
 function calibrate(ms: number): number {
-  crunch(1e6); // warm up
-  const t = performance.now();
-  crunch(5e6);
-  const perRound = (performance.now() - t) / 5e6;
-  return Math.round(ms / perRound);
+  if (calibrated !== undefined) return calibrated;
+  for (let i = 0; i < 5; i++) crunch(2e6);
+  let rounds = 1e6;
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    crunch(rounds);
+    rounds = Math.round(rounds * ms / (performance.now() - t));
+  }
+  calibrated = rounds;
+  return rounds;
 }
 
 const CPU_CALLS = 64;

@@ -21,11 +21,12 @@ def crunch(rounds):
 
 
 def calibrate(ms):
-    crunch(100_000)
-    t = time.perf_counter()
-    crunch(500_000)
-    per_round = (time.perf_counter() - t) * 1000 / 500_000
-    return round(ms / per_round)
+    rounds = 100_000
+    for _ in range(5):
+        t = time.perf_counter()
+        crunch(rounds)
+        rounds = round(rounds * ms / ((time.perf_counter() - t) * 1000))
+    return rounds
 
 
 def map_abs(ctx):
