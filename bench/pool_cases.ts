@@ -63,7 +63,10 @@ export const cases: CompareCase[] = [
       const times: number[] = [];
       for (let i = 0; i < 6; i++) {
         const t = performance.now();
-        const input = Array.from({ length: 1_000_000 }, (_, k) => k);
+        // Built in the timing, as Python's map builds a list of its range
+        // (a loop: Array.from with a mapper is several times slower).
+        const input: number[] = [];
+        for (let k = 0; k < 1_000_000; k++) input.push(k);
         const out = await pool.map(abs, input);
         if (out.length !== 1_000_000) throw new Error("wrong length");
         if (i > 0) times.push(performance.now() - t); // the first warms up
