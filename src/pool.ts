@@ -1160,23 +1160,17 @@ export class Pool {
       settleResult(result, false, signal.reason);
       return undefined;
     }
-    return new Job(this, result, callbacks, signal);
+    return new Job(this.#internals, result, callbacks, signal);
   }
 
-  /** Used by `Job`: queue a task. */
-  _enqueue(task: Task): void {
-    this.#enqueue(task);
-  }
-
-  /** Used by `Job`: drop a queued task or stop a running one. */
-  _abort(task: Task, reason: unknown, stopRunning: boolean): void {
-    if (task.state === QUEUED) this.#cancel(task);
-    else if (task.state === SENT && stopRunning) this.#stop(task, reason);
-  }
-
-  _pump(): void {
-    this.#pump();
-  }
+  /** What `Job` and `Stream` may do to the pool, without public methods. */
+  #internals: PoolInternals = {
+    enqueue: (task) => this.#enqueue(task),
+    abort: (task, reason, stopRunning) => {
+      if (task.state === QUEUED) this.#cancel(task);
+      else if (task.state === SENT && stopRunning) this.#stop(task, reason);
+    },
+  };
 
   #mapAsync(
     method: string,
@@ -1319,7 +1313,7 @@ export class Pool {
         `cannot run ${method}(): the pool was ${this.#state}d before the loop started`,
       );
     }
-    const stream = new Stream(this, ordered, limits.signal);
+    const stream = new Stream(this.#internals, ordered, limits.signal);
     this.#feeders++;
     const iterator = isAsync
       ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
@@ -1456,11 +1450,10 @@ interface Sink {
   done(task: Task, ok: boolean, value: unknown): void;
 }
 
-type PoolInternals = {
-  _enqueue(task: Task): void;
-  _abort(task: Task, reason: unknown, stopRunning: boolean): void;
-  _pump(): void;
-};
+interface PoolInternals {
+  enqueue(task: Task): void;
+  abort(task: Task, reason: unknown, stopRunning: boolean): void;
+}
 
 /** One `applyAsync`/`mapAsync` call: settles when all its tasks have. */
 class Job implements Sink {
@@ -1476,12 +1469,12 @@ class Job implements Sink {
   readonly signal?: AbortSignal;
 
   constructor(
-    pool: Pool,
+    pool: PoolInternals,
     result: AsyncResult<unknown>,
     callbacks: Callbacks,
     signal: AbortSignal | undefined,
   ) {
-    this.#pool = pool as unknown as PoolInternals;
+    this.#pool = pool;
     this.#result = result;
     this.#callbacks = callbacks;
     this.signal = signal;
@@ -1493,7 +1486,7 @@ class Job implements Sink {
 
   add(task: Task): void {
     this.#tasks.add(task);
-    this.#pool._enqueue(task);
+    this.#pool.enqueue(task);
   }
 
   seal(value?: () => unknown): void {
@@ -1525,7 +1518,7 @@ class Job implements Sink {
     // The first error settles the job; its queued tasks are dropped (the
     // running ones finish unless aborted, as Python lets them).
     for (const task of [...this.#tasks]) {
-      this.#pool._abort(task, error, stopRunning);
+      this.#pool.abort(task, error, stopRunning);
     }
     if (this.#callbacks.errorCallback) {
       runCallback(this.#callbacks.errorCallback, error);
@@ -1553,15 +1546,19 @@ class Stream implements Sink {
   #onAbort?: () => void;
   readonly signal?: AbortSignal;
 
-  constructor(pool: Pool, ordered: boolean, signal: AbortSignal | undefined) {
-    this.#pool = pool as unknown as PoolInternals;
+  constructor(
+    pool: PoolInternals,
+    ordered: boolean,
+    signal: AbortSignal | undefined,
+  ) {
+    this.#pool = pool;
     this.#ordered = ordered;
     this.signal = signal;
     if (signal !== undefined) {
       this.#onAbort = () => {
         this.#aborted = { reason: signal.reason };
         for (const task of [...this.#tasks.keys()]) {
-          this.#pool._abort(task, signal.reason, true);
+          this.#pool.abort(task, signal.reason, true);
         }
         this.#wake?.();
       };
@@ -1576,7 +1573,7 @@ class Stream implements Sink {
 
   submit(task: Task, number: number): void {
     this.#tasks.set(task, number);
-    this.#pool._enqueue(task);
+    this.#pool.enqueue(task);
   }
 
   done(task: Task, ok: boolean, value: unknown): void {
@@ -1619,7 +1616,7 @@ class Stream implements Sink {
       this.signal!.removeEventListener("abort", this.#onAbort);
     }
     for (const task of [...this.#tasks.keys()]) {
-      this.#pool._abort(task, undefined, false);
+      this.#pool.abort(task, undefined, false);
     }
     this.#tasks.clear();
   }

@@ -464,11 +464,12 @@ Deno.test("stats count completed and failed tasks and the time they took", async
   await pool.apply(doubleLater, [1, 20]);
   await pool.apply(failsWithProcessError, ["x"]).catch(() => {});
   const stats = pool.stats;
-  assert.equal(stats.tasksCompleted, 1);
-  assert.equal(stats.tasksFailed, 1);
-  assert.equal(stats.workersStarted, 1);
-  assert.ok(stats.runningMs >= 15, `${stats.runningMs}`);
-  assert.ok(stats.queuedMs >= 0);
+  const seen = JSON.stringify(stats);
+  assert.equal(stats.tasksCompleted, 1, seen);
+  assert.equal(stats.tasksFailed, 1, seen);
+  assert.equal(stats.workersStarted, 1, seen);
+  assert.ok(stats.runningMs >= 15, seen);
+  assert.ok(stats.queuedMs >= 0, seen);
 });
 
 Deno.test("the default size is cpuCount()", async () => {
