@@ -21,6 +21,7 @@ import {
   initialize,
   initialized,
   Money,
+  postsOn,
   returnsFunction,
   spinsForever,
   square,
@@ -366,6 +367,17 @@ Deno.test("objects with a registered reducer cross as task arguments and results
   const cells = new Int32Array(new SharedArrayBuffer(4));
   await pool.map(bump, [cells, cells, cells]);
   assert.equal(cells[0], 3); // shared memory is shared, not copied
+});
+
+Deno.test("a MessagePort crosses as a task argument (moved, not copied)", async () => {
+  await using pool = new Pool(1);
+  const { port1, port2 } = new MessageChannel();
+  const received = new Promise((resolve) =>
+    port1.onmessage = (e) => resolve(e.data)
+  );
+  assert.equal(await pool.apply(postsOn, [port2, 7]), 7);
+  assert.equal(await received, 7);
+  port1.close();
 });
 
 Deno.test("a result that cannot cross fails the task with a TypeError", async () => {
