@@ -35,3 +35,13 @@ export {
   registerErrorClass,
   registerReducer,
 } from "./src/reduction.ts";
+export {
+  type ApplyAsyncOptions,
+  AsyncResult,
+  type MapAsyncOptions,
+  type MapOptions,
+  Pool,
+  type PoolOptions,
+  type PoolStats,
+  type TaskOptions,
+} from "./src/pool.ts";
