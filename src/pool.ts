@@ -779,8 +779,11 @@ export class Pool {
         );
         for (const task of slot.inflight) {
           // Waiting for a fresh worker's initializer counts as queued.
-          this.#stats.queuedMs += now - task.sentAt;
-          task.sentAt = now;
+          // A task sent after the worker became ready waited for nothing.
+          if (now > task.sentAt) {
+            this.#stats.queuedMs += now - task.sentAt;
+            task.sentAt = now;
+          }
           this.#arm(task);
         }
         break;
