@@ -35,3 +35,14 @@ export {
   registerErrorClass,
   registerReducer,
 } from "./src/reduction.ts";
+export {
+  Connection,
+  Pipe,
+  type SendOptions,
+} from "./src/connection.ts";
+export {
+  type BlockOptions,
+  JoinableQueue,
+  Queue,
+  SimpleQueue,
+} from "./src/queues.ts";

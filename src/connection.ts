@@ -1,0 +1,531 @@
+/**
+ * `Pipe()` and `Connection`: Python's `multiprocessing.Pipe`, two ends of a
+ * pair of mailboxes in shared memory. Give one end to a process as an
+ * argument; messages then go straight between the two processes.
+ *
+ * @module
+ */
+
+import { receiveMessageOnPort } from "node:worker_threads";
+import { currentIdentity, isPidAlive } from "./_context.ts";
+import {
+  decode,
+  encode,
+  encodeBytes,
+  encodeSide,
+  outbox,
+  Scratch,
+  T_BYTES,
+  T_SIDE,
+} from "./_codec.ts";
+import {
+  AGAIN,
+  checkTimeout,
+  GET_WAITERS,
+  Mailbox,
+  type MailboxState,
+  PUTS,
+  retry,
+  retrySync,
+} from "./_transport.ts";
+import { EOFError, ProcessError } from "./errors.ts";
+import { describe, reduce, registerReducer, revive } from "./reduction.ts";
+
+/** Cells of the shared `ends` block: per end, closed flag and owner pid. */
+const CLOSED = 0; // + end index
+const OWNER = 2; // + end index
+
+const inbox = new Scratch();
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+/** Options of {@linkcode Connection.send}. */
+export interface SendOptions {
+  /**
+   * `ArrayBuffer`s (or the buffers of typed arrays) to move with the message
+   * instead of copying it, as in `postMessage`: the sender's copies become
+   * detached.
+   */
+  transfer?: (ArrayBuffer | ArrayBufferView)[];
+}
+
+interface ConnectionState {
+  ends: SharedArrayBuffer;
+  index: number;
+  in: MailboxState | null;
+  out: MailboxState | null;
+  port: MessagePort | null;
+}
+
+/** Set while a reducer revives an end around existing buffers. */
+let reviving: ConnectionState | undefined;
+
+/**
+ * One end of a {@linkcode Pipe} (Python's `multiprocessing.connection.
+ * Connection`). `send` never blocks (the mailbox grows); `recv` is a
+ * promise, with `recvSync` for a process that may block its own thread.
+ *
+ * `recv` rejects with `EOFError` once the mailbox is drained and the other
+ * end is closed or its process has ended: it never hangs on a dead peer.
+ *
+ * @example A round trip with a process
+ * ```ts
+ * import { Pipe, Process } from "@seed/multiprocessing";
+ * import { echo } from "../tests/fixtures/mailboxes.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [here, there] = Pipe();
+ * const p = new Process({ target: echo, args: [there] });
+ * p.start();
+ * here.send({ hello: "world" });
+ * assert.deepEqual(await here.recv(), { hello: "world" });
+ * here.close(); // the echo ends at EOF
+ * await p.join();
+ * ```
+ */
+export class Connection<T = unknown> {
+  #ends: Int32Array;
+  #index: number;
+  #in: Mailbox | null;
+  #out: Mailbox | null;
+  #port: MessagePort | null;
+  #closed = false;
+  /** This copy was handed to another process: closing it is local. */
+  #given = false;
+
+  /** Ends are made by {@linkcode Pipe}; this constructor is internal. */
+  constructor() {
+    const state = reviving;
+    reviving = undefined;
+    if (state === undefined) {
+      throw new TypeError(
+        "Connection objects are made by Pipe(): call Pipe() to get a pair",
+      );
+    }
+    this.#ends = new Int32Array(state.ends);
+    this.#index = state.index;
+    this.#in = state.in && new Mailbox(state.in);
+    this.#out = state.out && new Mailbox(state.out);
+    this.#port = state.port;
+    // This process owns the end now: its end is the peer's EOF.
+    Atomics.store(this.#ends, OWNER + this.#index, currentIdentity().pid);
+  }
+
+  /** Whether `close()` was called on this end. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether this end can receive. */
+  get readable(): boolean {
+    return this.#in !== null;
+  }
+
+  /** Whether this end can send. */
+  get writable(): boolean {
+    return this.#out !== null;
+  }
+
+  /**
+   * Sends `obj` to the other end; it is in shared memory when `send`
+   * returns. Throws a `TypeError` naming the path of a value that cannot
+   * cross, and a `ProcessError` when the other end is closed or its
+   * process has ended (Python's `BrokenPipeError`).
+   *
+   * With `{ transfer: [buffer] }` the listed buffers move instead of being
+   * copied (a 64 MiB array costs what a `postMessage` transfer costs).
+   */
+  send(obj: T, options?: SendOptions): void {
+    const out = this.#writer("send");
+    const transfer = checkTransfer(options);
+    if (transfer.length > 0 && this.#port !== null) {
+      // Big buffers travel on the side channel; a placeholder keeps order.
+      const reduced = reduce(obj, "obj");
+      if (reduced.transfer.length > 0) {
+        throw new TypeError(
+          "obj holds a MessagePort or a connection end, which a Pipe message cannot carry: give it to a process as an argument instead",
+        );
+      }
+      this.#port.postMessage(
+        { value: reduced.value, marked: reduced.marked },
+        transfer,
+      );
+      out.put(outbox, encodeSide(outbox), 0);
+      return;
+    }
+    out.put(outbox, encode(obj, outbox, "obj"), 0);
+    // Without a side channel the buffers were copied; detach them anyway,
+    // so the sender sees the same thing either way.
+    for (const buffer of transfer) buffer.transfer();
+  }
+
+  /**
+   * Sends the bytes of `buffer` (or `size` bytes from byte `offset`) as one
+   * message, for {@linkcode Connection.recvBytes} at the other end.
+   */
+  sendBytes(
+    buffer: ArrayBuffer | ArrayBufferView,
+    offset = 0,
+    size?: number,
+  ): void {
+    const out = this.#writer("sendBytes");
+    const bytes = bytesOf(buffer);
+    if (!Number.isInteger(offset) || offset < 0 || offset > bytes.length) {
+      throw new RangeError(
+        `sendBytes() expected offset to be an integer from 0 to ${bytes.length}, received ${
+          describe(offset)
+        }`,
+      );
+    }
+    const n = size ?? bytes.length - offset;
+    if (!Number.isInteger(n) || n < 0 || offset + n > bytes.length) {
+      throw new RangeError(
+        `sendBytes() expected size to be an integer from 0 to ${
+          bytes.length - offset
+        }, received ${describe(size)}`,
+      );
+    }
+    out.put(outbox, encodeBytes(bytes.subarray(offset, offset + n), outbox), 0);
+  }
+
+  /**
+   * Resolves to the next message. Rejects with `EOFError` when there is
+   * none left and the other end is closed or its process ended.
+   */
+  recv(): Promise<T> {
+    try {
+      const inbound = this.#reader("recv");
+      const first = this.#attempt(-1);
+      if (first !== AGAIN) return Promise.resolve(first as T);
+      return retry(
+        inbound.ctrl,
+        PUTS,
+        GET_WAITERS,
+        Infinity,
+        () => this.#attempt(-1) as T | typeof AGAIN,
+        () => undefined as T,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The blocking form of {@linkcode Connection.recv}: blocks this thread. */
+  recvSync(): T {
+    const inbound = this.#reader("recvSync");
+    return retrySync(
+      inbound.ctrl,
+      PUTS,
+      GET_WAITERS,
+      Infinity,
+      () => this.#attempt(-1) as T | typeof AGAIN,
+      () => undefined as T,
+    );
+  }
+
+  /**
+   * Resolves to the bytes of the next message, which must have been sent
+   * with {@linkcode Connection.sendBytes} (else it stays in place and a
+   * `ProcessError` says to `recv()` it).
+   */
+  recvBytes(): Promise<Uint8Array> {
+    try {
+      const inbound = this.#reader("recvBytes");
+      return retry(
+        inbound.ctrl,
+        PUTS,
+        GET_WAITERS,
+        Infinity,
+        () => this.#attempt(T_BYTES) as Uint8Array | typeof AGAIN,
+        () => new Uint8Array(),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The blocking form of {@linkcode Connection.recvBytes}. */
+  recvBytesSync(): Uint8Array {
+    const inbound = this.#reader("recvBytesSync");
+    return retrySync(
+      inbound.ctrl,
+      PUTS,
+      GET_WAITERS,
+      Infinity,
+      () => this.#attempt(T_BYTES) as Uint8Array | typeof AGAIN,
+      () => new Uint8Array(),
+    );
+  }
+
+  /**
+   * Resolves to whether a `recv` would not wait: a message is there, or
+   * the other end is gone (`recv` would reject with `EOFError`). Waits up
+   * to `timeoutMs` (0 by default: answers at once; `Infinity`: no limit).
+   */
+  poll(timeoutMs = 0): Promise<boolean> {
+    try {
+      const inbound = this.#reader("poll");
+      const ms = checkTimeout("poll() timeoutMs", timeoutMs);
+      return retry(
+        inbound.ctrl,
+        PUTS,
+        GET_WAITERS,
+        ms,
+        () => this.#ready() || AGAIN,
+        () => false,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The blocking form of {@linkcode Connection.poll}. */
+  pollSync(timeoutMs = 0): boolean {
+    const inbound = this.#reader("pollSync");
+    const ms = checkTimeout("pollSync() timeoutMs", timeoutMs);
+    return retrySync(
+      inbound.ctrl,
+      PUTS,
+      GET_WAITERS,
+      ms,
+      () => this.#ready() || AGAIN,
+      () => false,
+    );
+  }
+
+  /**
+   * Closes this end. The other end's `recv` rejects with `EOFError` once it
+   * has drained what was sent. Closing a copy of an end that was given to
+   * another process only closes it here (as closing a duplicated handle
+   * does in Python).
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const i = this.#index;
+    if (
+      !this.#given &&
+      Atomics.load(this.#ends, OWNER + i) === currentIdentity().pid
+    ) {
+      Atomics.store(this.#ends, CLOSED + i, 1);
+      this.#out?.wake(PUTS); // a peer parked in recv sees EOF now
+      this.#in?.wake(PUTS);
+    }
+    this.#port?.close();
+    this.#port = null;
+  }
+
+  /** Closes the end (`using conn = ...`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** `Connection { readable, writable, closed }` for `console.log`. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return `Connection { ${this.readable ? "readable" : ""}${
+      this.readable && this.writable ? ", " : ""
+    }${this.writable ? "writable" : ""}${this.#closed ? ", closed" : ""} }`;
+  }
+
+  #peerGone(): boolean {
+    const peer = 1 - this.#index;
+    return Atomics.load(this.#ends, CLOSED + peer) === 1 ||
+      !isPidAlive(Atomics.load(this.#ends, OWNER + peer));
+  }
+
+  #ready(): boolean {
+    return this.#in!.count() > 0 || this.#peerGone();
+  }
+
+  /** Takes one message, or says to wait, or throws EOFError. */
+  #attempt(onlyTag: number): unknown {
+    const inbound = this.#in!;
+    let length = inbound.take(inbox, onlyTag);
+    if (length === -1 && this.#peerGone()) {
+      // Whatever the peer sent before it went is visible now.
+      length = inbound.take(inbox, onlyTag);
+      if (length === -1) {
+        throw new EOFError(
+          "the other end of the pipe is closed (or its process ended) and nothing is left to receive",
+        );
+      }
+    }
+    if (length === -1) return AGAIN;
+    if (length === -2) {
+      throw new ProcessError(
+        "the next message was sent with send(), not sendBytes(): receive it with recv()",
+      );
+    }
+    if (inbox.bytes[0] === T_SIDE) return this.#receiveSide();
+    return decode(inbox, length);
+  }
+
+  #receiveSide(): unknown {
+    const port = this.#port;
+    if (port === null) {
+      throw new ProcessError(
+        "a transferred message arrived at a copy of this end that has no side channel: receive from one process only (the one the end was given to)",
+      );
+    }
+    // The sender posted before it wrote the placeholder: the message is
+    // in flight, tens of µs away at most.
+    const end = performance.now() + 30_000;
+    let received;
+    while ((received = receiveMessageOnPort(port as never)) === undefined) {
+      if (performance.now() > end) {
+        throw new ProcessError("a transferred message did not arrive");
+      }
+      Atomics.wait(nap, 0, 0, 0.02);
+    }
+    const { value, marked } = received.message as {
+      value: unknown;
+      marked: boolean;
+    };
+    return marked ? revive(value) : value;
+  }
+
+  #reader(method: string): Mailbox {
+    this.#checkOpen(method);
+    if (this.#in === null) {
+      throw new ProcessError(
+        `cannot ${method}(): this end of a one-way Pipe only sends (the first end of Pipe(false) receives)`,
+      );
+    }
+    return this.#in;
+  }
+
+  #writer(method: string): Mailbox {
+    this.#checkOpen(method);
+    if (this.#out === null) {
+      throw new ProcessError(
+        `cannot ${method}(): this end of a one-way Pipe only receives (the second end of Pipe(false) sends)`,
+      );
+    }
+    if (this.#peerGone()) {
+      throw new ProcessError(
+        `cannot ${method}(): broken pipe, the other end is closed or its process ended`,
+      );
+    }
+    return this.#out;
+  }
+
+  #checkOpen(method: string): void {
+    if (this.#closed) {
+      throw new ProcessError(`cannot ${method}(): this end is closed`);
+    }
+  }
+
+  static {
+    registerReducer<Connection<unknown>, ConnectionState>({
+      name: "Connection",
+      type: Connection,
+      reduce: (c, context) => {
+        if (c.#closed) {
+          throw new TypeError(
+            `${context.path} is a closed Connection, which cannot be given to a process`,
+          );
+        }
+        const port = c.#port;
+        if (port !== null) {
+          // The side channel goes with the end: the process that receives
+          // on it is the one that gets the port.
+          context.transfer(port);
+          c.#port = null;
+        }
+        c.#given = true;
+        return {
+          ends: c.#ends.buffer as SharedArrayBuffer,
+          index: c.#index,
+          in: c.#in && c.#in.state,
+          out: c.#out && c.#out.state,
+          port,
+        };
+      },
+      revive: (state) => {
+        reviving = state;
+        return new Connection();
+      },
+    });
+  }
+}
+
+function checkTransfer(options: SendOptions | undefined): ArrayBuffer[] {
+  if (options === undefined) return [];
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `send() expected an options object such as { transfer }, received ${
+        describe(options)
+      }`,
+    );
+  }
+  const list = options.transfer ?? [];
+  if (!Array.isArray(list)) {
+    throw new TypeError(
+      `send() expected options.transfer to be an array of ArrayBuffers, received ${
+        describe(list)
+      }`,
+    );
+  }
+  return list.map((item, i) => {
+    const buffer = ArrayBuffer.isView(item) ? item.buffer : item;
+    if (!(buffer instanceof ArrayBuffer) || buffer.detached) {
+      throw new TypeError(
+        `send() expected options.transfer[${i}] to be an ArrayBuffer or a typed array over one (not detached), received ${
+          describe(item)
+        }`,
+      );
+    }
+    return buffer;
+  });
+}
+
+function bytesOf(buffer: unknown): Uint8Array {
+  if (buffer instanceof ArrayBuffer || buffer instanceof SharedArrayBuffer) {
+    return new Uint8Array(buffer);
+  }
+  if (ArrayBuffer.isView(buffer)) {
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+  throw new TypeError(
+    `sendBytes() expected an ArrayBuffer or a typed array, received ${
+      describe(buffer)
+    }`,
+  );
+}
+
+/**
+ * Returns a pair of connected ends (Python's `multiprocessing.Pipe`). With
+ * `duplex` (the default) both ends send and receive; with `duplex = false`
+ * the first end only receives and the second only sends.
+ *
+ * @example One-way: the second end sends, the first receives
+ * ```ts
+ * import { Pipe } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const [reader, writer] = Pipe(false);
+ * writer.send([1, "two", { three: 3 }]);
+ * writer.close();
+ * assert.deepEqual(await reader.recv(), [1, "two", { three: 3 }]);
+ * await assert.rejects(reader.recv()); // EOFError: the writer is closed
+ * ```
+ */
+export function Pipe<T = any>(duplex = true): [Connection<T>, Connection<T>] {
+  if (typeof duplex !== "boolean") {
+    throw new TypeError(
+      `Pipe() expected duplex to be a boolean, received ${describe(duplex)}`,
+    );
+  }
+  const ends = new SharedArrayBuffer(4 * 4);
+  const forward = new Mailbox().state; // end 0 → end 1
+  const backward = duplex ? new Mailbox().state : null; // end 1 → end 0
+  const channel = new MessageChannel();
+  reviving = duplex
+    ? { ends, index: 0, in: backward, out: forward, port: channel.port1 }
+    : { ends, index: 0, in: forward, out: null, port: channel.port1 };
+  const first = new Connection<T>();
+  reviving = duplex
+    ? { ends, index: 1, in: forward, out: backward, port: channel.port2 }
+    : { ends, index: 1, in: null, out: forward, port: channel.port2 };
+  const second = new Connection<T>();
+  return [first, second];
+}
