@@ -35,11 +35,7 @@ export {
   registerErrorClass,
   registerReducer,
 } from "./src/reduction.ts";
-export {
-  Connection,
-  Pipe,
-  type SendOptions,
-} from "./src/connection.ts";
+export { Connection, Pipe, type SendOptions } from "./src/connection.ts";
 export {
   type BlockOptions,
   JoinableQueue,

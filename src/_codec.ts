@@ -31,8 +31,15 @@ const T_V8 = 13;
 const T_V8_MARKED = 14;
 /** A message sent with `sendBytes`: its payload is raw bytes. */
 export const T_BYTES = 15;
-/** A placeholder: the message itself travels on the side channel. */
+/**
+ * Prefix of a message whose transferred buffers travel on the side channel
+ * (the rest of the message follows in the ring, so order is kept).
+ */
 export const T_SIDE = 16;
+/** A buffer (or a view of one) that moved on the side channel. */
+const T_MOVED = 17;
+/** `T_MOVED`'s kind for a bare `ArrayBuffer`. */
+const KIND_BUFFER = 255;
 
 /** Beyond this depth the value may be cyclic: let `node:v8` handle it. */
 const MAX_DEPTH = 64;
@@ -80,18 +87,42 @@ export class Scratch {
 /** The scratch a message is encoded into; one per thread, reused. */
 export const outbox: Scratch = new Scratch();
 
+/** Buffers being moved by the message being encoded, or null. */
+let moving: ArrayBuffer[] | null = null;
+
 /**
  * Encodes `value` into `out` (from offset 0) and returns the number of
  * bytes. `path` names the value in errors (`item`, `obj`).
+ *
+ * With `move`, views of those buffers are written as references to them
+ * (the caller sends the buffers themselves on a side channel) and the
+ * message starts with `T_SIDE`. Why not post the whole message there:
+ * Deno's MessagePort takes ~1.2 s to post a 64 MiB `Float64Array` even
+ * when its buffer is transferred (28 s for a `Uint8Array`), against ~3 ms
+ * for the bare `ArrayBuffer` (measured on 2.9.6). Returns -length when the
+ * value needed the slow path, which copies instead of moving.
  */
-export function encode(value: unknown, out: Scratch, path: string): number {
+export function encode(
+  value: unknown,
+  out: Scratch,
+  path: string,
+  move?: ArrayBuffer[],
+): number {
   out.length = 0;
+  if (move !== undefined) {
+    out.bytes[out.length++] = T_SIDE;
+    moving = move;
+  }
   try {
     write(value, out, 0);
   } catch (error) {
     if (error !== FALLBACK) throw error;
     out.length = 0;
+    moving = null;
     writeFallback(value, out, path);
+    return move === undefined ? out.length : -out.length;
+  } finally {
+    moving = null;
   }
   return out.length;
 }
@@ -104,13 +135,6 @@ export function encodeBytes(bytes: Uint8Array, out: Scratch): number {
   out.bytes.set(bytes, 1);
   out.length = 1 + bytes.length;
   return out.length;
-}
-
-/** Encodes the placeholder of a message sent on the side channel. */
-export function encodeSide(out: Scratch): number {
-  out.length = 1;
-  out.bytes[0] = T_SIDE;
-  return 1;
 }
 
 function writeFallback(value: unknown, out: Scratch, path: string): void {
@@ -241,6 +265,9 @@ function writeObject(value: object, out: Scratch, depth: number): void {
     if (kind === -1 || value.buffer instanceof SharedArrayBuffer) {
       throw FALLBACK;
     }
+    if (moving !== null && moving.includes(value.buffer as ArrayBuffer)) {
+      return writeMoved(value.buffer as ArrayBuffer, kind, value, out);
+    }
     const n = value.byteLength;
     out.reserve(6 + n);
     out.bytes[out.length] = T_TYPED;
@@ -255,6 +282,9 @@ function writeObject(value: object, out: Scratch, depth: number): void {
   }
   if (value instanceof ArrayBuffer) {
     if (value.detached) throw FALLBACK; // v8 names the problem
+    if (moving !== null && moving.includes(value)) {
+      return writeMoved(value, KIND_BUFFER, null, out);
+    }
     const n = value.byteLength;
     out.reserve(5 + n);
     out.bytes[out.length] = T_ARRAYBUFFER;
@@ -273,18 +303,45 @@ function writeObject(value: object, out: Scratch, depth: number): void {
   throw FALLBACK;
 }
 
+function writeMoved(
+  buffer: ArrayBuffer,
+  kind: number,
+  view: ArrayBufferView | null,
+  out: Scratch,
+): void {
+  out.reserve(22);
+  out.bytes[out.length] = T_MOVED;
+  out.bytes[out.length + 1] = kind;
+  out.view.setUint32(out.length + 2, moving!.indexOf(buffer), true);
+  out.view.setFloat64(out.length + 6, view?.byteOffset ?? 0, true);
+  out.view.setFloat64(out.length + 14, view?.byteLength ?? 0, true);
+  out.length += 22;
+}
+
 // Decoding -------------------------------------------------------------------
 
 let at = 0;
+let moved: ArrayBuffer[] = [];
 
-/** The tag of an encoded message (its first byte). */
-export function tagOf(bytes: Uint8Array): number {
-  return bytes[0];
-}
-
-/** Decodes the message in `source.bytes[0, length)`. */
-export function decode(source: Scratch, length: number): unknown {
+/**
+ * Decodes the message in `source.bytes[0, length)`; `buffers` are those
+ * that moved on the side channel, for a message that starts with `T_SIDE`.
+ */
+export function decode(
+  source: Scratch,
+  length: number,
+  buffers?: ArrayBuffer[],
+): unknown {
   const bytes = source.bytes;
+  if (bytes[0] === T_SIDE) {
+    moved = buffers ?? [];
+    at = 1;
+    try {
+      return read(bytes, source.view);
+    } finally {
+      moved = [];
+    }
+  }
   switch (bytes[0]) {
     case T_V8:
       return v8.deserialize(bytes.subarray(1, length));
@@ -350,6 +407,22 @@ function read(bytes: Uint8Array, view: DataView): unknown {
       const buffer = bytes.slice(at + 4, at + 4 + n).buffer;
       at += 4 + n;
       return buffer;
+    }
+    case T_MOVED: {
+      const kind = bytes[at];
+      const buffer = moved[view.getUint32(at + 1, true)];
+      const offset = view.getFloat64(at + 5, true);
+      const n = view.getFloat64(at + 13, true);
+      at += 21;
+      if (kind === KIND_BUFFER) return buffer;
+      const type = TYPED[kind] as unknown as new (
+        buffer: ArrayBuffer,
+        offset: number,
+        length: number,
+      ) => ArrayBufferView;
+      const unit = (type as unknown as { BYTES_PER_ELEMENT?: number })
+        .BYTES_PER_ELEMENT ?? 1;
+      return new type(buffer, offset, n / unit);
     }
     default:
       throw new TypeError(`corrupt mailbox message: unknown tag ${tag}`);

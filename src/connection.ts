@@ -12,7 +12,6 @@ import {
   decode,
   encode,
   encodeBytes,
-  encodeSide,
   outbox,
   Scratch,
   T_BYTES,
@@ -29,7 +28,7 @@ import {
   retrySync,
 } from "./_transport.ts";
 import { EOFError, ProcessError } from "./errors.ts";
-import { describe, reduce, registerReducer, revive } from "./reduction.ts";
+import { describe, registerReducer } from "./reduction.ts";
 
 /** Cells of the shared `ends` block: per end, closed flag and owner pid. */
 const CLOSED = 0; // + end index
@@ -138,21 +137,18 @@ export class Connection<T = unknown> {
     const out = this.#writer("send");
     const transfer = checkTransfer(options);
     if (transfer.length > 0 && this.#port !== null) {
-      // Big buffers travel on the side channel; a placeholder keeps order.
-      const reduced = reduce(obj, "obj");
-      if (reduced.transfer.length > 0) {
-        throw new TypeError(
-          "obj holds a MessagePort or a connection end, which a Pipe message cannot carry: give it to a process as an argument instead",
-        );
+      // The buffers travel on the side channel, posted before the rest of
+      // the message enters the ring, so the receiver finds them there.
+      const length = encode(obj, outbox, "obj", transfer);
+      if (length > 0) {
+        this.#port.postMessage(transfer, transfer);
+        out.put(outbox, length, 0);
+        return;
       }
-      this.#port.postMessage(
-        { value: reduced.value, marked: reduced.marked },
-        transfer,
-      );
-      out.put(outbox, encodeSide(outbox), 0);
-      return;
+      out.put(outbox, -length, 0); // not plain data: copied, see below
+    } else {
+      out.put(outbox, encode(obj, outbox, "obj"), 0);
     }
-    out.put(outbox, encode(obj, outbox, "obj"), 0);
     // Without a side channel the buffers were copied; detach them anyway,
     // so the sender sees the same thing either way.
     for (const buffer of transfer) buffer.transfer();
@@ -355,11 +351,13 @@ export class Connection<T = unknown> {
         "the next message was sent with send(), not sendBytes(): receive it with recv()",
       );
     }
-    if (inbox.bytes[0] === T_SIDE) return this.#receiveSide();
+    if (inbox.bytes[0] === T_SIDE) {
+      return decode(inbox, length, this.#receiveSide());
+    }
     return decode(inbox, length);
   }
 
-  #receiveSide(): unknown {
+  #receiveSide(): ArrayBuffer[] {
     const port = this.#port;
     if (port === null) {
       throw new ProcessError(
@@ -376,11 +374,7 @@ export class Connection<T = unknown> {
       }
       Atomics.wait(nap, 0, 0, 0.02);
     }
-    const { value, marked } = received.message as {
-      value: unknown;
-      marked: boolean;
-    };
-    return marked ? revive(value) : value;
+    return received.message as ArrayBuffer[];
   }
 
   #reader(method: string): Mailbox {

@@ -18,7 +18,18 @@ Deno.test("smoke: pipe echo", async () => {
   const [a, b] = Pipe();
   const p = new Process({ target: echo, args: [b] });
   p.start();
-  for (const v of [1, "x", { a: [1, 2, "é"] }, null, undefined, 1.5, new Date(0), new Map([[1, 2]])]) {
+  for (
+    const v of [
+      1,
+      "x",
+      { a: [1, 2, "é"] },
+      null,
+      undefined,
+      1.5,
+      new Date(0),
+      new Map([[1, 2]]),
+    ]
+  ) {
     a.send(v);
     assert.deepEqual(await a.recv(), v);
   }
