@@ -276,9 +276,9 @@ export function parkSync(
 }
 
 /**
- * The async form of {@linkcode parkSync}. A timer is held meanwhile: a
- * pending `Atomics.waitAsync` alone does not keep the event loop (and so
- * the process) alive.
+ * The async form of {@linkcode parkSync}. It races a timer: a pending
+ * `Atomics.waitAsync` alone does not keep the event loop (and so the
+ * process) alive, and its own timeout can land after the loop went idle.
  */
 export async function park(
   ctrl: Int32Array,
@@ -289,12 +289,16 @@ export async function park(
 ): Promise<void> {
   const slice = Math.min(ms, SLICE_MS);
   Atomics.add(ctrl, waiters, 1);
-  const keepAlive = setTimeout(() => {}, slice + 1);
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const result = Atomics.waitAsync(ctrl, cell, seen, slice);
-    if (result.async) await result.value;
+    if (!result.async) return;
+    await Promise.race([
+      result.value,
+      new Promise((resolve) => timer = setTimeout(resolve, slice)),
+    ]);
   } finally {
-    clearTimeout(keepAlive);
+    clearTimeout(timer);
     Atomics.sub(ctrl, waiters, 1);
   }
 }
