@@ -224,6 +224,8 @@ function writeString(value: string, out: Scratch, tagAt: number): void {
       return;
     }
   }
+  // UTF-8 would turn a lone surrogate into U+FFFD; v8 keeps it.
+  if (!value.isWellFormed()) throw FALLBACK;
   out.reserve(4 + n * 3);
   const { written } = encoder.encodeInto(
     value,

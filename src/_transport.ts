@@ -319,7 +319,19 @@ export function checkTimeout(name: string, value: unknown): number {
   return validateTimeout(name, value) ?? Infinity;
 }
 
-/** `{ block, timeout }` of `put`/`get`, checked. */
+/**
+ * The options of a queue's `put` and `get` (Python's `block` and
+ * `timeout` arguments, with the timeout in milliseconds).
+ *
+ * @example
+ * ```ts
+ * import { Empty, Queue } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const q = new Queue<number>();
+ * await assert.rejects(q.get({ block: true, timeout: 5 }), Empty);
+ * ```
+ */
 export interface BlockOptions {
   /** Whether to wait (`true`, the default) or raise at once. */
   block?: boolean;

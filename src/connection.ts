@@ -37,7 +37,21 @@ const OWNER = 2; // + end index
 const inbox = new Scratch();
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
-/** Options of {@linkcode Connection.send}. */
+/**
+ * Options of {@linkcode Connection.send}.
+ *
+ * @example Moving a buffer instead of copying it
+ * ```ts
+ * import { Pipe } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = Pipe();
+ * const samples = new Float64Array(1024).fill(0.5);
+ * a.send(samples, { transfer: [samples.buffer] });
+ * assert.equal(samples.length, 0); // detached: it moved
+ * assert.equal((await b.recv() as Float64Array)[1023], 0.5);
+ * ```
+ */
 export interface SendOptions {
   /**
    * `ArrayBuffer`s (or the buffers of typed arrays) to move with the message

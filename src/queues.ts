@@ -311,9 +311,13 @@ export class Queue<T = unknown> {
 
   #tryPut(record: Scratch, length: number): boolean {
     beforePut(this);
-    if (this.#box.put(record, length, this.#maxsize)) return true;
-    undoPut(this);
-    return false;
+    let put = false;
+    try {
+      put = this.#box.put(record, length, this.#maxsize);
+    } finally {
+      if (!put) undoPut(this);
+    }
+    return put;
   }
 
   #tryGet(): T | typeof AGAIN {

@@ -43,6 +43,7 @@ Deno.test("plain data keeps its value and type through a queue", async () => {
     "",
     "ascii",
     "héllo wörld ✓ 😀",
+    "lone \ud800 surrogate",
     "x".repeat(100_000),
     true,
     false,
