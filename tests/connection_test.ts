@@ -36,6 +36,17 @@ Deno.test("a process blocked in recvSync answers and sees EOF", async () => {
   assertNoChildren();
 });
 
+Deno.test("a process blocked in recvSync ends at once when terminated", async () => {
+  const [here, there] = Pipe();
+  const p = new Process({ target: echoSync, args: [there] });
+  p.start();
+  here.send("up?");
+  assert.equal(await here.recv(), "up?"); // now it waits in recvSync
+  p.terminate();
+  assert.equal(await p.join(2000), -15);
+  assertNoChildren();
+});
+
 Deno.test("a one-way pipe receives on the first end and sends on the second", async () => {
   const [reader, writer] = Pipe(false);
   assert.deepEqual([reader.readable, reader.writable], [true, false]);

@@ -19,7 +19,10 @@ import {
   stressConsume,
   stressProduce,
 } from "./fixtures/mailboxes.ts";
+import { noop } from "./fixtures/targets.ts";
 import { assertNoChildren } from "./_helpers.ts";
+import { Mailbox } from "../src/_transport.ts";
+import { encode, outbox } from "../src/_codec.ts";
 
 Deno.test("items put by a producer process arrive in order", async () => {
   const q = new Queue<number>();
@@ -338,5 +341,18 @@ Deno.test("SimpleQueue carries items between processes", async () => {
   assert.equal(output.empty(), true);
   output.close();
   assert.throws(() => output.getSync(), ProcessError);
+  assertNoChildren();
+});
+
+Deno.test("a mailbox lock left held by a process that ended is taken over", async () => {
+  const p = new Process({ target: noop });
+  p.start();
+  await p.join();
+  const box = new Mailbox();
+  // As if the process had been terminated in the middle of a put.
+  Atomics.store(box.ctrl, 0, p.pid! - Deno.pid + 1);
+  const length = encode("after takeover", outbox, "item");
+  assert.equal(box.put(outbox, length, 0), true);
+  assert.equal(box.count(), 1);
   assertNoChildren();
 });
