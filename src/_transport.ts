@@ -58,8 +58,9 @@ const INITIAL_BYTES = 64 * 1024;
  * The ring grows (doubling) up to this size. A growable SharedArrayBuffer
  * only reserves address space up front (measured: 50 rings with an 8 GiB
  * maximum add < 1 MiB RSS), and memory is committed as the ring grows.
+ * 1 GiB keeps every offset within the Int32 control cells.
  */
-const MAX_BYTES = 2 ** 32;
+const MAX_BYTES = 2 ** 30;
 
 /** Parked waits re-check their condition at least this often (ms). */
 export const SLICE_MS = 50;
