@@ -27,7 +27,7 @@ import {
   retry,
   retrySync,
 } from "./_transport.ts";
-import { EOFError, ProcessError } from "./errors.ts";
+import { BufferTooShort, EOFError, ProcessError } from "./errors.ts";
 import { describe, registerReducer } from "./reduction.ts";
 
 /** Cells of the shared `ends` block: per end, closed flag and owner pid. */
@@ -267,6 +267,29 @@ export class Connection<T = unknown> {
   }
 
   /**
+   * Receives the next `sendBytes` message into `buffer` from byte `offset`
+   * and resolves to its length (Python's `recv_bytes_into`). When it does
+   * not fit, the message is consumed and the promise rejects with
+   * `BufferTooShort`, whose `bytes` field holds the whole message.
+   */
+  async recvBytesInto(
+    buffer: ArrayBuffer | ArrayBufferView,
+    offset = 0,
+  ): Promise<number> {
+    const target = intoTarget(buffer, offset);
+    return copyInto(await this.recvBytes(), target, offset);
+  }
+
+  /** The blocking form of {@linkcode Connection.recvBytesInto}. */
+  recvBytesIntoSync(
+    buffer: ArrayBuffer | ArrayBufferView,
+    offset = 0,
+  ): number {
+    const target = intoTarget(buffer, offset);
+    return copyInto(this.recvBytesSync(), target, offset);
+  }
+
+  /**
    * Resolves to whether a `recv` would not wait: a message is there, or
    * the other end is gone (`recv` would reject with `EOFError`). Waits up
    * to `timeoutMs` (0 by default: answers at once; `Infinity`: no limit).
@@ -486,7 +509,41 @@ function checkTransfer(options: SendOptions | undefined): ArrayBuffer[] {
   });
 }
 
-function bytesOf(buffer: unknown): Uint8Array {
+function intoTarget(buffer: unknown, offset: unknown): Uint8Array {
+  const bytes = bytesOf(buffer, "recvBytesInto()");
+  if (
+    typeof offset !== "number" || !Number.isInteger(offset) || offset < 0 ||
+    offset > bytes.length
+  ) {
+    throw new RangeError(
+      `recvBytesInto() expected offset to be an integer from 0 to ${bytes.length}, received ${
+        describe(offset)
+      }`,
+    );
+  }
+  return bytes;
+}
+
+function copyInto(
+  message: Uint8Array,
+  target: Uint8Array,
+  offset: number,
+): number {
+  if (message.length > target.length - offset) {
+    throw Object.assign(
+      new BufferTooShort(
+        `the message has ${message.length} bytes, but the buffer has room for ${
+          target.length - offset
+        } after offset ${offset}: the message is in this error's bytes field`,
+      ),
+      { bytes: message },
+    );
+  }
+  target.set(message, offset);
+  return message.length;
+}
+
+function bytesOf(buffer: unknown, method = "sendBytes()"): Uint8Array {
   if (buffer instanceof ArrayBuffer || buffer instanceof SharedArrayBuffer) {
     return new Uint8Array(buffer);
   }
@@ -494,7 +551,7 @@ function bytesOf(buffer: unknown): Uint8Array {
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   }
   throw new TypeError(
-    `sendBytes() expected an ArrayBuffer or a typed array, received ${
+    `${method} expected an ArrayBuffer or a typed array, received ${
       describe(buffer)
     }`,
   );

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { Connection, EOFError, Pipe, Process, ProcessError } from "../mod.ts";
+import {
+  BufferTooShort,
+  Connection,
+  EOFError,
+  Pipe,
+  Process,
+  ProcessError,
+} from "../mod.ts";
 import {
   answerOnceThenExit,
   answerOnceThenHang,
@@ -163,6 +170,22 @@ Deno.test("sendBytes and recvBytes carry raw bytes, with offset and size", async
   assert.throws(() => a.sendBytes(new Uint8Array(2), 3), RangeError);
   assert.throws(() => a.sendBytes(new Uint8Array(2), 0, 5), RangeError);
   assert.throws(() => a.sendBytes("text" as never), TypeError);
+});
+
+Deno.test("recvBytesInto fills a buffer, or rejects with BufferTooShort holding the message", async () => {
+  const [a, b] = Pipe();
+  a.sendBytes(new Uint8Array([1, 2, 3]));
+  a.sendBytes(new Uint8Array([4, 5, 6, 7]));
+  const target = new Uint8Array(5);
+  assert.equal(await b.recvBytesInto(target, 1), 3);
+  assert.deepEqual(target, new Uint8Array([0, 1, 2, 3, 0]));
+  assert.throws(
+    () => b.recvBytesIntoSync(target.buffer, 2),
+    (e: Error) =>
+      e instanceof BufferTooShort &&
+      (e as BufferTooShort & { bytes: Uint8Array }).bytes.length === 4,
+  );
+  await assert.rejects(b.recvBytesInto(target, 9), RangeError);
 });
 
 Deno.test("recvBytes leaves a message sent with send() in place", async () => {
