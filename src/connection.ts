@@ -33,6 +33,16 @@ import { describe, registerReducer } from "./reduction.ts";
 /** Cells of the shared `ends` block: per end, closed flag and owner pid. */
 const CLOSED = 0; // + end index
 const OWNER = 2; // + end index
+const ID = 4; // two random cells naming the pipe
+const CELLS = 6;
+
+/** Ends revived in this process, by pipe id and index. */
+const revived = new Map<string, WeakRef<Connection<unknown>>>();
+
+function endKey(ends: SharedArrayBuffer, index: number): string {
+  const cells = new Int32Array(ends);
+  return `${cells[ID]}:${cells[ID + 1]}:${index}`;
+}
 
 const inbox = new Scratch();
 const nap = new Int32Array(new SharedArrayBuffer(4));
@@ -102,8 +112,8 @@ export class Connection<T = unknown> {
   #out: Mailbox | null;
   #port: MessagePort | null;
   #closed = false;
-  /** This copy was handed to another process: closing it is local. */
-  #given = false;
+  /** What closing the end needs, kept apart so a finalizer can use it. */
+  #handle: EndHandle;
 
   /** Ends are made by {@linkcode Pipe}; this constructor is internal. */
   constructor() {
@@ -121,6 +131,14 @@ export class Connection<T = unknown> {
     this.#port = state.port;
     // This process owns the end now: its end is the peer's EOF.
     Atomics.store(this.#ends, OWNER + this.#index, currentIdentity().pid);
+    this.#handle = {
+      ends: this.#ends,
+      index: this.#index,
+      in: this.#in,
+      out: this.#out,
+      given: false,
+    };
+    forgotten.register(this, this.#handle, this.#handle);
   }
 
   /** Whether `close()` was called on this end. */
@@ -334,15 +352,8 @@ export class Connection<T = unknown> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const i = this.#index;
-    if (
-      !this.#given &&
-      Atomics.load(this.#ends, OWNER + i) === currentIdentity().pid
-    ) {
-      Atomics.store(this.#ends, CLOSED + i, 1);
-      this.#out?.wake(PUTS); // a peer parked in recv sees EOF now
-      this.#in?.wake(PUTS);
-    }
+    forgotten.unregister(this.#handle);
+    closeEnd(this.#handle);
     this.#port?.close();
     this.#port = null;
   }
@@ -462,7 +473,7 @@ export class Connection<T = unknown> {
           context.transfer(port);
           c.#port = null;
         }
-        c.#given = true;
+        c.#handle.given = true;
         return {
           ends: c.#ends.buffer as SharedArrayBuffer,
           index: c.#index,
@@ -472,12 +483,62 @@ export class Connection<T = unknown> {
         };
       },
       revive: (state) => {
+        // One object per end per process: an end received again (by every
+        // task of a pool worker, say) is the same object, so collecting an
+        // old copy cannot close the end under a newer one.
+        const key = endKey(state.ends, state.index);
+        const known = revived.get(key)?.deref();
+        if (known !== undefined && !known.#closed) {
+          known.#port ??= state.port;
+          Atomics.store(
+            known.#ends,
+            OWNER + known.#index,
+            currentIdentity().pid,
+          );
+          known.#handle.given = false;
+          return known;
+        }
         reviving = state;
-        return new Connection();
+        const end = new Connection();
+        revived.set(key, new WeakRef(end));
+        return end;
       },
     });
   }
 }
+
+/** What closing an end needs (no reference back to the end itself). */
+interface EndHandle {
+  ends: Int32Array;
+  index: number;
+  in: Mailbox | null;
+  out: Mailbox | null;
+  /** This copy was handed to another process: closing it is local. */
+  given: boolean;
+}
+
+function closeEnd(handle: EndHandle): void {
+  const i = handle.index;
+  if (
+    !handle.given &&
+    Atomics.load(handle.ends, OWNER + i) === currentIdentity().pid
+  ) {
+    Atomics.store(handle.ends, CLOSED + i, 1);
+    handle.out?.wake(PUTS); // a peer parked in recv sees EOF now
+    handle.in?.wake(PUTS);
+  }
+}
+
+/**
+ * An end dropped without `close()` closes when it is garbage-collected, as
+ * a Python connection closes its handle when collected: a peer waiting on
+ * it then sees EOF instead of waiting forever.
+ */
+const forgotten = new FinalizationRegistry<EndHandle>((handle) => {
+  closeEnd(handle);
+  const key = endKey(handle.ends.buffer as SharedArrayBuffer, handle.index);
+  if (revived.get(key)?.deref() === undefined) revived.delete(key);
+});
 
 function checkTransfer(options: SendOptions | undefined): ArrayBuffer[] {
   if (options === undefined) return [];
@@ -580,7 +641,8 @@ export function Pipe<T = any>(duplex = true): [Connection<T>, Connection<T>] {
       `Pipe() expected duplex to be a boolean, received ${describe(duplex)}`,
     );
   }
-  const ends = new SharedArrayBuffer(4 * 4);
+  const ends = new SharedArrayBuffer(CELLS * 4);
+  crypto.getRandomValues(new Int32Array(ends, ID * 4, 2)); // names the pipe
   const forward = new Mailbox().state; // end 0 → end 1
   const backward = duplex ? new Mailbox().state : null; // end 1 → end 0
   const channel = new MessageChannel();

@@ -14,7 +14,7 @@ import {
   echoSync,
   sendNumbers,
 } from "./fixtures/mailboxes.ts";
-import { assertNoChildren } from "./_helpers.ts";
+import { assertNoChildren, runProgram } from "./_helpers.ts";
 
 Deno.test("a duplex pipe carries messages both ways with a process", async () => {
   const [here, there] = Pipe();
@@ -252,4 +252,13 @@ Deno.test("a closed end refuses to send and receive; close is idempotent", async
 Deno.test("Connection cannot be constructed directly and Pipe checks duplex", () => {
   assert.throws(() => new Connection(), TypeError);
   assert.throws(() => Pipe("yes" as never), TypeError);
+});
+
+Deno.test("an end dropped without close() gives its peer EOF once collected", async () => {
+  const result = await runProgram("dropped_end.ts", {
+    flags: ["--allow-read", "--v8-flags=--expose-gc"],
+  });
+  assert.equal(result.stderr, "");
+  assert.equal(result.stdout.trim(), "last words\nEOFError");
+  assert.equal(result.code, 0);
 });
