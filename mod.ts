@@ -45,3 +45,10 @@ export {
   type PoolStats,
   type TaskOptions,
 } from "./src/pool.ts";
+export { Connection, Pipe, type SendOptions } from "./src/connection.ts";
+export {
+  type BlockOptions,
+  JoinableQueue,
+  Queue,
+  SimpleQueue,
+} from "./src/queues.ts";
