@@ -13,12 +13,12 @@ export function validateTimeout(
   value: unknown,
 ): number | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== "number" || Number.isNaN(value)) {
+  if (typeof value !== "number") {
     throw new TypeError(
       `${name} must be a number of milliseconds, received ${describe(value)}`,
     );
   }
-  if (value < 0) {
+  if (value < 0 || Number.isNaN(value)) {
     throw new RangeError(
       `${name} must be a number of milliseconds ≥ 0, received ${value}`,
     );

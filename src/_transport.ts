@@ -327,11 +327,6 @@ export async function park(
  * `RangeError` (Python's `ValueError`).
  */
 export function checkTimeout(name: string, value: unknown): number {
-  if (typeof value === "number" && Number.isNaN(value)) {
-    throw new RangeError(
-      `${name} must be a number of milliseconds ≥ 0, received NaN`,
-    );
-  }
   return validateTimeout(name, value) ?? Infinity;
 }
 

@@ -165,7 +165,7 @@ Deno.test("join() refuses a negative or non-number timeout", async () => {
   const p = new Process({ target: noop });
   p.start();
   await assert.rejects(p.join(-1), RangeError);
-  await assert.rejects(p.join(Number.NaN), TypeError);
+  await assert.rejects(p.join(Number.NaN), RangeError);
   await assert.rejects(p.join("5" as unknown as number), TypeError);
   await p.join();
 });

@@ -14,12 +14,14 @@ import {
   doubler,
   fillAndReturn,
   produce,
+  putSquare,
   putThenClose,
   QueueFieldProcess,
   stressConsume,
   stressProduce,
 } from "./fixtures/mailboxes.ts";
 import { noop } from "./fixtures/targets.ts";
+import { Pool } from "../mod.ts";
 import { assertNoChildren } from "./_helpers.ts";
 import { Mailbox } from "../src/_transport.ts";
 import { encode, outbox } from "../src/_codec.ts";
@@ -355,4 +357,21 @@ Deno.test("a mailbox lock left held by a process that ended is taken over", asyn
   assert.equal(box.put(outbox, length, 0), true);
   assert.equal(box.count(), 1);
   assertNoChildren();
+});
+
+Deno.test("a plain Queue works as an argument to Pool tasks", async () => {
+  const queue = new Queue<number>();
+  await using pool = new Pool(2);
+  const done = await pool.starmap(putSquare, [[queue, 1], [queue, 2], [
+    queue,
+    3,
+  ]]);
+  assert.deepEqual(done, [1, 2, 3]);
+  const got = [
+    await queue.get({ timeout: 5000 }),
+    await queue.get({ timeout: 5000 }),
+    await queue.get({ timeout: 5000 }),
+  ];
+  assert.deepEqual(got.sort((a, b) => a - b), [1, 4, 9]);
+  queue.close();
 });
