@@ -35,3 +35,19 @@ export {
   registerErrorClass,
   registerReducer,
 } from "./src/reduction.ts";
+export {
+  AcquirerProxy,
+  BarrierProxy,
+  BaseProxy,
+  ConditionProxy,
+  DictProxy,
+  EventProxy,
+  IndexError,
+  KeyError,
+  ListProxy,
+  Manager,
+  NamespaceProxy,
+  QueueProxy,
+  ValueError,
+  ValueProxy,
+} from "./src/managers.ts";
