@@ -167,9 +167,10 @@ class Connection {
   ) {
     this.header = new Int32Array(slot, 0, 8);
     this.bell = new Int32Array(door);
-    // Idle, a connection must not keep the program alive.
-    port.unref();
     port.on("message", (message: unknown) => this.onDeferred(message));
+    // Idle, a connection must not keep the program alive (after `on`, which
+    // refs the port).
+    port.unref();
   }
 
   get stopped(): boolean {
