@@ -17,15 +17,16 @@ import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { currentIdentity, isPidAlive } from "./_context.ts";
 import { validateTimeout } from "./_async.ts";
 import {
-  CLOSED,
   decodeData,
   DEFERRED,
   type Encoded,
   FAILED,
+  FORMAT,
   IDLE,
   isJsonSafe,
   JSON_FORMAT,
   newSlot,
+  OK,
   readSlot,
   REPLY,
   REQUEST,
@@ -132,6 +133,8 @@ const CLIENT_SPIN_MS = 0.1;
 // alive while a call waits, which Atomics.waitAsync alone does not.
 const WATCH_MS = 250;
 
+const NO_REQUEST: Encoded = { format: JSON_FORMAT, text: "" };
+
 interface Pending {
   request: Encoded;
   resolve: (value: unknown) => void;
@@ -157,6 +160,8 @@ class Connection {
   queue: Pending[] = [];
   tickets = new Map<number, Pending>();
   listening = false;
+  /** This process's pid, which owns the locks it acquires. */
+  readonly pid = currentIdentity().pid;
 
   constructor(
     readonly managerId: string,
@@ -184,46 +189,47 @@ class Connection {
     );
   }
 
-  /** Calls `method` of object `id` on the server. */
+  /**
+   * Calls `method` of object `id` on the server. The fast path writes the
+   * request, spins briefly for the reply and returns a settled promise; a
+   * slow reply parks in `Atomics.waitAsync`, and calls made meanwhile wait
+   * their turn for the slot.
+   */
   call(id: number, method: string, args: unknown[]): Promise<unknown> {
     if (this.stopped) return Promise.reject(this.shutDownError());
     let request: Encoded;
     try {
-      request = encodeRequest([id, method, args, currentIdentity().pid]);
+      request = encodeRequest([id, method, args, this.pid]);
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise((resolve, reject) => {
-      const pending = { request, resolve, reject };
-      if (this.busy) this.queue.push(pending);
-      else this.send(pending);
-    });
+    if (this.busy) {
+      return new Promise((resolve, reject) => {
+        this.queue.push({ request, resolve, reject });
+      });
+    }
+    return this.send(request);
   }
 
-  send(pending: Pending): void {
-    this.busy = true;
+  /** Sends one request on the free slot; settles when its reply comes. */
+  send(request: Encoded): Promise<unknown> {
     try {
-      writeSlot(this.slot, this.header, pending.request, 0);
+      writeSlot(this.slot, this.header, request, 0);
     } catch (error) {
-      this.busy = false;
-      pending.reject(error);
-      this.next();
-      return;
+      return Promise.reject(error);
     }
+    this.busy = true;
     Atomics.store(this.header, STATE, REQUEST);
     Atomics.add(this.bell, RING, 1);
     Atomics.notify(this.bell, RING, 1);
     const end = performance.now() + CLIENT_SPIN_MS;
     while (Atomics.load(this.header, STATE) !== REPLY) {
-      if (performance.now() > end) {
-        void this.park(pending);
-        return;
-      }
+      if (performance.now() > end) return this.park();
     }
-    this.receive(pending);
+    return this.receive();
   }
 
-  async park(pending: Pending): Promise<void> {
+  async park(): Promise<unknown> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const watch = () => {
       if (this.stopped) Atomics.notify(this.header, STATE);
@@ -239,16 +245,16 @@ class Connection {
     }
     if (Atomics.load(this.header, STATE) !== REPLY) {
       this.busy = false;
-      pending.reject(this.shutDownError());
       this.failAll();
-      return;
+      throw this.shutDownError();
     }
-    this.receive(pending);
+    return this.receive();
   }
 
-  receive(pending: Pending): void {
+  /** Takes the reply out of the slot, frees it, and starts the next call. */
+  receive(): Promise<unknown> {
     const status = this.header[STATUS];
-    const format = this.header[2];
+    const format = this.header[FORMAT];
     let payload: string | Uint8Array;
     try {
       payload = readSlot(this.slot, this.header);
@@ -256,48 +262,51 @@ class Connection {
       Atomics.store(this.header, STATE, IDLE);
       this.busy = false;
     }
-    this.settle(pending, status, format, payload);
-    this.next();
+    if (this.queue.length > 0) this.next();
+    return this.settle(status, format, payload);
   }
 
   next(): void {
-    const pending = this.queue.shift();
-    if (pending === undefined) return;
+    const pending = this.queue.shift()!;
     if (this.stopped) {
       pending.reject(this.shutDownError());
       this.failAll();
-    } else this.send(pending);
+    } else {
+      this.send(pending.request).then(pending.resolve, pending.reject);
+    }
   }
 
+  /** What a reply means: a value, an error, or a wait answered later. */
   settle(
-    pending: Pending,
     status: number,
     format: number,
     payload: string | Uint8Array,
-  ): void {
+  ): Promise<unknown> {
     let value: unknown;
     try {
       value = this.decode(format, payload);
     } catch (error) {
-      pending.reject(error);
-      return;
+      return Promise.reject(error);
     }
     switch (status) {
+      case OK:
+        return Promise.resolve(value);
       case DEFERRED:
-        this.tickets.set(value as number, pending);
         if (!this.listening) {
           this.listening = true;
           this.port.ref(); // a waiting call keeps the program alive
         }
-        break;
+        return new Promise((resolve, reject) => {
+          this.tickets.set(value as number, {
+            request: NO_REQUEST,
+            resolve,
+            reject,
+          });
+        });
       case FAILED:
-        pending.reject(deserializeError(value as ErrorEnvelope));
-        break;
-      case CLOSED:
-        pending.reject(this.shutDownError());
-        break;
-      default:
-        pending.resolve(value);
+        return Promise.reject(deserializeError(value as ErrorEnvelope));
+      default: // CLOSED: the manager shut down with this call in its slot
+        return Promise.reject(this.shutDownError());
     }
   }
 
@@ -330,7 +339,7 @@ class Connection {
       this.listening = false;
       this.port.unref();
     }
-    this.settle(pending, status, format, payload);
+    pending.resolve(this.settle(status, format, payload));
   }
 
   /** Rejects every call still waiting: the server is gone. */
