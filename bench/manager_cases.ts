@@ -71,6 +71,7 @@ export const cases: CompareCase[] = [
         await p.join();
         figures.push(await out.get());
       }
+      if (Deno.env.get("MGR_DEBUG")) console.error(figures.map(Math.round));
       return median(figures);
     },
   },
@@ -87,6 +88,7 @@ export const cases: CompareCase[] = [
         await setsAndGets(await manager.dict<string, number>(), out);
         figures.push(await out.get());
       }
+      if (Deno.env.get("MGR_DEBUG")) console.error(figures.map(Math.round));
       return median(figures);
     },
   },
@@ -110,6 +112,7 @@ export const cases: CompareCase[] = [
         await Promise.all(ps.map((p) => p.join()));
         figures.push(COUNT / ((performance.now() - t) / 1000));
       }
+      if (Deno.env.get("MGR_DEBUG")) console.error(figures.map(Math.round));
       return median(figures);
     },
   },

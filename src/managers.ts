@@ -625,12 +625,12 @@ export class DictProxy<K = any, V = any> extends BaseProxy {
     return this._call("getItem", key) as Promise<V>;
   }
   /** `d[key] = value`. */
-  async set(key: K, value: V): Promise<void> {
-    await this._call("set", key, value);
+  set(key: K, value: V): Promise<void> {
+    return this._call("set", key, value) as Promise<void>;
   }
   /** `del d[key]`: a `KeyError` when the key is missing. */
-  async delete(key: K): Promise<void> {
-    await this._call("delete", key);
+  delete(key: K): Promise<void> {
+    return this._call("delete", key) as Promise<void>;
   }
   /** `key in d`. */
   has(key: K): Promise<boolean> {
@@ -674,8 +674,8 @@ export class DictProxy<K = any, V = any> extends BaseProxy {
     return this._call("len") as Promise<number>;
   }
   /** `d.clear()`. */
-  async clear(): Promise<void> {
-    await this._call("clear");
+  clear(): Promise<void> {
+    return this._call("clear") as Promise<void>;
   }
   /** A snapshot as a plain object (keys become strings). */
   async toObject(): Promise<Record<string, V>> {
@@ -704,8 +704,8 @@ export class DictProxy<K = any, V = any> extends BaseProxy {
  */
 export class ListProxy<T = any> extends BaseProxy {
   /** `l.append(item)`. */
-  async append(item: T): Promise<void> {
-    await this._call("append", item);
+  append(item: T): Promise<void> {
+    return this._call("append", item) as Promise<void>;
   }
   /** `l.extend(items)`. */
   async extend(items: Iterable<T>): Promise<void> {
@@ -733,8 +733,8 @@ export class ListProxy<T = any> extends BaseProxy {
     return this._call("pop", index) as Promise<T>;
   }
   /** `l.remove(item)`: the first equal item; `ValueError` when none is. */
-  async remove(item: T): Promise<void> {
-    await this._call("remove", item);
+  remove(item: T): Promise<void> {
+    return this._call("remove", item) as Promise<void>;
   }
   /** `l.index(item[, start[, end]])`: `ValueError` when it is not there. */
   index(item: T, start?: number, end?: number): Promise<number> {
@@ -753,28 +753,28 @@ export class ListProxy<T = any> extends BaseProxy {
     return this._call("get", index) as Promise<T>;
   }
   /** `l[index] = item`. */
-  async set(index: number, item: T): Promise<void> {
-    await this._call("set", index, item);
+  set(index: number, item: T): Promise<void> {
+    return this._call("set", index, item) as Promise<void>;
   }
   /** `del l[index]`. */
-  async delete(index: number): Promise<void> {
-    await this._call("delete", index);
+  delete(index: number): Promise<void> {
+    return this._call("delete", index) as Promise<void>;
   }
   /** `len(l)`. */
   len(): Promise<number> {
     return this._call("len") as Promise<number>;
   }
   /** `l.reverse()`. */
-  async reverse(): Promise<void> {
-    await this._call("reverse");
+  reverse(): Promise<void> {
+    return this._call("reverse") as Promise<void>;
   }
   /** `l.sort(reverse=...)`: numbers or strings, in the server. */
-  async sort(options: { reverse?: boolean } = {}): Promise<void> {
-    await this._call("sort", options.reverse === true);
+  sort(options: { reverse?: boolean } = {}): Promise<void> {
+    return this._call("sort", options.reverse === true) as Promise<void>;
   }
   /** `l.clear()`. */
-  async clear(): Promise<void> {
-    await this._call("clear");
+  clear(): Promise<void> {
+    return this._call("clear") as Promise<void>;
   }
   /** `l[start:end]`, as an array. */
   slice(start?: number, end?: number): Promise<T[]> {
@@ -892,12 +892,12 @@ export class QueueProxy<T = any> extends BaseProxy {
     return this._call("full") as Promise<boolean>;
   }
   /** `q.task_done()` (JoinableQueue): `ValueError` if called too often. */
-  async taskDone(): Promise<void> {
-    await this._call("taskDone");
+  taskDone(): Promise<void> {
+    return this._call("taskDone") as Promise<void>;
   }
   /** `q.join()` (JoinableQueue): until every item put is marked done. */
-  async join(): Promise<void> {
-    await this._call("join");
+  join(): Promise<void> {
+    return this._call("join") as Promise<void>;
   }
 }
 
@@ -922,8 +922,8 @@ export class ValueProxy<T = any> extends BaseProxy {
     return this._call("get") as Promise<T>;
   }
   /** `v.value = value`. */
-  async set(value: T): Promise<void> {
-    await this._call("set", value);
+  set(value: T): Promise<void> {
+    return this._call("set", value) as Promise<void>;
   }
 }
 
@@ -954,8 +954,8 @@ export class AcquirerProxy extends BaseProxy {
     return await this._call("acquire", block, timeout) as boolean;
   }
   /** `release()`: a `ProcessError` if the lock is not held. */
-  async release(): Promise<void> {
-    await this._call("release");
+  release(): Promise<void> {
+    return this._call("release") as Promise<void>;
   }
   /**
    * Acquires, runs `fn`, and releases even if it throws (Python's
@@ -1019,8 +1019,8 @@ export class ConditionProxy extends AcquirerProxy {
     await this._call("notify", n);
   }
   /** `notify_all()`. */
-  async notifyAll(): Promise<void> {
-    await this._call("notifyAll");
+  notifyAll(): Promise<void> {
+    return this._call("notifyAll") as Promise<void>;
   }
 }
 
@@ -1044,12 +1044,12 @@ export class EventProxy extends BaseProxy {
     return this._call("isSet") as Promise<boolean>;
   }
   /** `set()`: wakes every waiter. */
-  async set(): Promise<void> {
-    await this._call("set");
+  set(): Promise<void> {
+    return this._call("set") as Promise<void>;
   }
   /** `clear()`. */
-  async clear(): Promise<void> {
-    await this._call("clear");
+  clear(): Promise<void> {
+    return this._call("clear") as Promise<void>;
   }
   /** `wait(timeout)`: `true` once set, `false` on timeout. */
   async wait(timeoutMs?: number): Promise<boolean> {
@@ -1084,12 +1084,12 @@ export class BarrierProxy extends BaseProxy {
     return await this._call("wait", timeout) as number;
   }
   /** `abort()`: breaks the barrier. */
-  async abort(): Promise<void> {
-    await this._call("abort");
+  abort(): Promise<void> {
+    return this._call("abort") as Promise<void>;
   }
   /** `reset()`: breaks the current wait and makes the barrier usable again. */
-  async reset(): Promise<void> {
-    await this._call("reset");
+  reset(): Promise<void> {
+    return this._call("reset") as Promise<void>;
   }
   /** `parties`. */
   parties(): Promise<number> {
