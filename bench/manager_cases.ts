@@ -71,7 +71,6 @@ export const cases: CompareCase[] = [
         await p.join();
         figures.push(await out.get());
       }
-      if (Deno.env.get("MGR_DEBUG")) console.error(figures.map(Math.round));
       return median(figures);
     },
   },
@@ -88,7 +87,6 @@ export const cases: CompareCase[] = [
         await setsAndGets(await manager.dict<string, number>(), out);
         figures.push(await out.get());
       }
-      if (Deno.env.get("MGR_DEBUG")) console.error(figures.map(Math.round));
       return median(figures);
     },
   },
@@ -112,7 +110,6 @@ export const cases: CompareCase[] = [
         await Promise.all(ps.map((p) => p.join()));
         figures.push(COUNT / ((performance.now() - t) / 1000));
       }
-      if (Deno.env.get("MGR_DEBUG")) console.error(figures.map(Math.round));
       return median(figures);
     },
   },

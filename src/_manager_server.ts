@@ -20,6 +20,7 @@ import {
   REPLY,
   REQUEST,
   RING,
+  Spinner,
   STATE,
   STOPPED,
   toPortPayload,
@@ -61,13 +62,23 @@ interface Reply {
 /** Thrown by a handler to say "answer later". */
 const DEFER = Symbol("defer");
 
-// How long the server keeps spinning for the next request after one, before
-// parking in Atomics.waitAsync: a client awaiting calls one after another
-// sends its next request a few µs after its reply, and a parked server takes
-// ~10 µs more to wake. A busy loop also yields to the event loop every
-// YIELD_MS, so new connections and shutdown get through.
-const SPIN_MS = 0.5;
+// How the server waits for the next request. It spins (a client awaiting
+// calls one after another sends its next one a few µs after its reply) for
+// an adaptive time (see Spinner), then blocks in Atomics.wait for slices of
+// SLICE_MS, yielding to the event loop between slices so that new
+// connections, timeouts and shutdown get through (control messages also ring
+// the bell). After IDLE_MS without a request it parks in waitAsync: an idle
+// manager costs no CPU. A busy loop also yields every YIELD_MS.
+const SPIN_MIN_MS = 0.02;
+const SPIN_MAX_MS = 1;
+const SLICE_MS = 2;
+const IDLE_MS = 50;
 const YIELD_MS = 4;
+
+/** One turn of the event loop: messages and timers get through. */
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /**
  * Serves the manager's objects until `shutdown`. `port` and `slot` are the
@@ -128,20 +139,33 @@ export async function managerServer(
   };
 
   addConnection(slot, port);
+  const spinner = new Spinner(SPIN_MIN_MS, SPIN_MAX_MS);
   let lastWork = performance.now();
   let lastYield = lastWork;
   while (!stopped) {
     if (poll()) {
-      lastWork = performance.now();
-      if (lastWork - lastYield > YIELD_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
+      const now = performance.now();
+      spinner.record(now - lastWork);
+      lastWork = now;
+      if (now - lastYield > YIELD_MS) {
+        await yieldToEvents();
         lastYield = performance.now();
       }
       continue;
     }
-    if (performance.now() - lastWork < SPIN_MS) continue;
+    const idle = performance.now() - lastWork;
+    if (idle < spinner.spin) continue;
     const seen = Atomics.load(bell, RING);
     if (poll()) continue;
+    if (idle < IDLE_MS) {
+      Atomics.wait(bell, RING, seen, SLICE_MS);
+      // A ring with no request in a slot is a control message: read it.
+      if (!poll()) {
+        await yieldToEvents();
+        lastYield = performance.now();
+      } else lastWork = performance.now();
+      continue;
+    }
     await Atomics.waitAsync(bell, RING, seen).value;
     lastWork = lastYield = performance.now();
   }

@@ -31,6 +31,7 @@ import {
   REPLY,
   REQUEST,
   RING,
+  Spinner,
   STATE,
   STATUS,
   STOPPED,
@@ -124,10 +125,16 @@ registerErrorClass(ValueError);
 
 // Connections ------------------------------------------------------------------
 
-// How long a client spins for its reply before parking in Atomics.waitAsync:
-// a spinning server answers a plain call in a few µs, and parking costs
-// ~10 µs more on each side.
-const CLIENT_SPIN_MS = 0.1;
+// How a client waits for its reply: it spins for an adaptive time (see
+// Spinner; a spinning server answers a plain call in a few µs), then blocks
+// its thread in Atomics.wait for at most CLIENT_BLOCK_MS (a futex wake costs
+// no event-loop turn), then parks in Atomics.waitAsync. Calls that wait on
+// purpose (a `get` on an empty queue, an `acquire` of a held lock) are
+// answered "deferred" at once, so only a slow server ever blocks a client,
+// and never for long.
+const CLIENT_SPIN_MIN_MS = 0.01;
+const CLIENT_SPIN_MAX_MS = 0.2;
+const CLIENT_BLOCK_MS = 2;
 // While parked, how often a client checks that the server still runs (a
 // terminated server cannot say so) — this timer also keeps the program
 // alive while a call waits, which Atomics.waitAsync alone does not.
@@ -162,6 +169,7 @@ class Connection {
   listening = false;
   /** This process's pid, which owns the locks it acquires. */
   readonly pid = currentIdentity().pid;
+  readonly spinner = new Spinner(CLIENT_SPIN_MIN_MS, CLIENT_SPIN_MAX_MS);
 
   constructor(
     readonly managerId: string,
@@ -220,13 +228,26 @@ class Connection {
     }
     this.busy = true;
     Atomics.store(this.header, STATE, REQUEST);
+    this.ring();
+    const start = performance.now();
+    const end = start + this.spinner.spin;
+    while (Atomics.load(this.header, STATE) !== REPLY) {
+      if (performance.now() > end) {
+        const woke = Atomics.wait(this.header, STATE, REQUEST, CLIENT_BLOCK_MS);
+        if (woke === "timed-out") {
+          this.spinner.record(Infinity);
+          return this.park();
+        }
+        break;
+      }
+    }
+    this.spinner.record(performance.now() - start);
+    return this.receive();
+  }
+
+  ring(): void {
     Atomics.add(this.bell, RING, 1);
     Atomics.notify(this.bell, RING, 1);
-    const end = performance.now() + CLIENT_SPIN_MS;
-    while (Atomics.load(this.header, STATE) !== REPLY) {
-      if (performance.now() > end) return this.park();
-    }
-    return this.receive();
   }
 
   async park(): Promise<unknown> {
@@ -376,6 +397,7 @@ class Connection {
       connect: { slot, port: channel.port1 },
     };
     this.port.postMessage(message, [channel.port1]);
+    this.ring(); // a server blocked in Atomics.wait reads its messages now
     return { slot, port: channel.port2 };
   }
 }

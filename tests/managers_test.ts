@@ -28,7 +28,7 @@ import {
 import { assertNoChildren, runProgram } from "./_helpers.ts";
 
 // deno-lint-ignore no-explicit-any
-async function run(target: (...args: any[]) => unknown, ...args: unknown[]) {
+function run(target: (...args: any[]) => unknown, ...args: unknown[]) {
   const p = new Process({ target, args });
   p.start();
   return p;
@@ -42,7 +42,7 @@ Deno.test("a process writes into a managed dict that its parent reads", async ()
   {
     await using manager = await Manager.start();
     const d = await manager.dict();
-    const p = await run(record, d, "answer", 42);
+    const p = run(record, d, "answer", 42);
     assert.deepEqual(await joinAll([p]), [0]);
     assert.equal(await d.get("answer"), 42);
   }
@@ -234,8 +234,8 @@ Deno.test("a producer and a consumer process share a managed queue", async () =>
     await using manager = await Manager.start();
     const q = await manager.Queue(4);
     const out = await manager.Value("i", 0);
-    const consumer = await run(consume, q, out);
-    const producer = await run(produce, q, 100);
+    const consumer = run(consume, q, out);
+    const producer = run(produce, q, 100);
     assert.deepEqual(await joinAll([producer, consumer]), [0, 0]);
     assert.equal(await out.get(), 4950);
   }
@@ -289,7 +289,7 @@ Deno.test("setting an event releases a process waiting on it", async () => {
     await using manager = await Manager.start();
     const event = await manager.Event();
     const d = await manager.dict();
-    const p = await run(waitThenRecord, event, d, "woke");
+    const p = run(waitThenRecord, event, d, "woke");
     assert.equal(await event.wait(20), false);
     await event.set();
     assert.equal(await event.isSet(), true);
@@ -386,7 +386,7 @@ Deno.test("a lock held by a process that ended is taken over with LockOwnerDiedE
   {
     await using manager = await Manager.start();
     const lock = await manager.Lock();
-    const p = await run(holdLockAndEnd, lock);
+    const p = run(holdLockAndEnd, lock);
     assert.deepEqual(await joinAll([p]), [0]);
     await assert.rejects(lock.acquire(), LockOwnerDiedError);
     await lock.release(); // the caller owns it now
@@ -412,7 +412,7 @@ Deno.test("a proxy used in a process after shutdown rejects with a ProcessError"
   const cells = new Int32Array(new SharedArrayBuffer(12));
   const manager = await Manager.start();
   const d = await manager.dict();
-  const p = await run(useAfterShutdown, d, cells);
+  const p = run(useAfterShutdown, d, cells);
   const end = performance.now() + 10_000;
   while (Atomics.load(cells, 0) === 0 && performance.now() < end) {
     await Atomics.waitAsync(cells, 0, 0, 50).value;
