@@ -211,7 +211,7 @@ class Connection {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.busy) {
+    if (this.busy || this.queue.length > 0) { // calls keep their order
       return new Promise((resolve, reject) => {
         this.queue.push({ request, resolve, reject });
       });
@@ -283,16 +283,21 @@ class Connection {
       Atomics.store(this.header, STATE, IDLE);
       this.busy = false;
     }
-    if (this.queue.length > 0) this.next();
+    // The next queued call starts from a microtask, not from here: a long
+    // queue (a Promise.all of many calls) must not grow the stack.
+    if (this.queue.length > 0) queueMicrotask(() => this.next());
     return this.settle(status, format, payload);
   }
 
   next(): void {
-    const pending = this.queue.shift()!;
-    if (this.stopped) {
-      pending.reject(this.shutDownError());
-      this.failAll();
-    } else {
+    while (!this.busy && this.queue.length > 0) {
+      const pending = this.queue.shift()!;
+      if (this.stopped) {
+        pending.reject(this.shutDownError());
+        this.failAll();
+        return;
+      }
+      // send() takes the slot, or fails at once and leaves it free.
       this.send(pending.request).then(pending.resolve, pending.reject);
     }
   }
