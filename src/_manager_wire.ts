@@ -18,6 +18,8 @@ export const LENGTH = 1;
 export const FORMAT = 2;
 /** A reply's status: {@linkcode OK}, {@linkcode FAILED}, {@linkcode DEFERRED}, {@linkcode CLOSED}. */
 export const STATUS = 3;
+/** 1 when the JSON payload is ASCII (decoded without TextDecoder). */
+const ASCII = 4;
 
 /** `STATE` values. */
 export const IDLE = 0;
@@ -128,6 +130,8 @@ export function writeSlot(
         .written;
     }
     header[LENGTH] = written;
+    // One byte per character: plain ASCII, the common case.
+    header[ASCII] = written === text.length ? 1 : 0;
   } else {
     const bytes = encoded.bytes!;
     ensure(slot, HEADER_BYTES + bytes.length);
@@ -150,6 +154,7 @@ function ensure(slot: SharedArrayBuffer, bytes: number): void {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const ASCII_CHUNK = 4096;
 
 /** Reads the payload the header describes: text for JSON, a copy of the bytes for v8. */
 export function readSlot(
@@ -158,7 +163,14 @@ export function readSlot(
 ): string | Uint8Array {
   const n = header[LENGTH];
   if (header[FORMAT] === JSON_FORMAT) {
-    return n === 0 ? "" : decoder.decode(new Uint8Array(slot, HEADER_BYTES, n));
+    if (n === 0) return "";
+    const bytes = new Uint8Array(slot, HEADER_BYTES, n);
+    // TextDecoder copies a shared buffer first (~1.2 µs for a short text);
+    // ASCII bytes are characters as they are.
+    if (header[ASCII] === 1 && n <= ASCII_CHUNK) {
+      return String.fromCharCode.apply(null, bytes as never);
+    }
+    return decoder.decode(bytes);
   }
   return new Uint8Array(slot, HEADER_BYTES, n).slice();
 }
