@@ -643,6 +643,7 @@ function checking<T>(check: () => T): Promise<T> {
 export class DictProxy<K = any, V = any> extends BaseProxy {
   /** `d.get(key, default)`: the value, or `fallback` when the key is missing. */
   get(key: K): Promise<V | undefined>;
+  /** `d.get(key, default)`: the value, or `fallback` when the key is missing. */
   get<D>(key: K, fallback: D): Promise<V | D>;
   get(key: K, fallback?: unknown): Promise<unknown> {
     return this._call("get", key, fallback);
