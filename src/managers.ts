@@ -410,9 +410,15 @@ class Connection {
 // The key of reduction.ts's markers; a JSON reply without it has no proxy.
 const REDUCED_MARK = "__multiprocessing_reduced__";
 
-function encodeRequest(request: unknown[]): Encoded {
-  if (isJsonSafe(request)) {
-    return { format: JSON_FORMAT, text: JSON.stringify(request) };
+function encodeRequest(request: [number, string, unknown[], number]): Encoded {
+  if (isJsonSafe(request[2])) {
+    // Ids, pids and method names need no escaping: only the args do.
+    return {
+      format: JSON_FORMAT,
+      text: `[${request[0]},"${request[1]}",${JSON.stringify(request[2])},${
+        request[3]
+      }]`,
+    };
   }
   encodingForServer = true;
   let reduced;
@@ -475,12 +481,15 @@ export abstract class BaseProxy {
         `proxies are made by a Manager (await manager.dict(), …), not with new`,
       );
     }
-    proxyState.set(this, { conn, kind: kind as Kind, id, label });
+    this.#state = { conn, kind: kind as Kind, id, label };
+    proxyState.set(this, this.#state);
   }
+
+  #state: { conn: Connection; kind: Kind; id: number; label: string };
 
   /** Sends one call to the server. */
   protected _call(method: string, ...args: unknown[]): Promise<unknown> {
-    const state = proxyState.get(this)!;
+    const state = this.#state;
     // Trailing `undefined`s (options left out) would force the slow v8 path.
     let n = args.length;
     while (n > 0 && args[n - 1] === undefined) n--;
