@@ -181,6 +181,8 @@ class Connection {
     this.header = new Int32Array(slot, 0, 8);
     this.bell = new Int32Array(door);
     port.on("message", (message: unknown) => this.onDeferred(message));
+    // The server's end closes when its process ends, however it ends.
+    port.on("close", () => this.failAll());
     // Idle, a connection must not keep the program alive (after `on`, which
     // refs the port).
     port.unref();

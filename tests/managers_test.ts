@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  activeChildren,
   BrokenBarrierError,
   DictProxy,
   Empty,
@@ -482,4 +483,21 @@ Deno.test("large values cross in both directions", async () => {
   await d.set("bytes", bytes);
   assert.equal(await d.get("text"), text);
   assert.deepEqual(await d.get("bytes"), bytes);
+});
+
+Deno.test("a manager whose server process is killed rejects waiting and later calls", async () => {
+  const manager = await Manager.start();
+  const q = await manager.Queue();
+  const d = await manager.dict();
+  const waiting = assert.rejects(q.get(), ProcessError);
+  await d.len(); // answered after the get: the get now waits on the server
+  const server = activeChildren().find((p) => p.pid === manager.pid)!;
+  assert.equal(server.name, "SyncManager");
+  assert.equal(server.daemon, true);
+  server.kill();
+  await server.join();
+  await waiting;
+  await assert.rejects(d.get("k"), /has shut down/);
+  await manager.shutdown();
+  assertNoChildren();
 });
