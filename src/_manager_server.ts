@@ -68,8 +68,11 @@ const DEFER = Symbol("defer");
 // SLICE_MS, yielding to the event loop between slices so that new
 // connections, timeouts and shutdown get through (control messages also ring
 // the bell). After IDLE_MS without a request it parks in waitAsync: an idle
-// manager costs no CPU. A busy loop also yields every YIELD_MS.
-const SPIN_MIN_MS = 0.02;
+// manager costs no CPU. A busy loop also yields every YIELD_MS. The least
+// spin still outlasts a client's futex wake (~20 µs): with less, a server
+// and a client that both block settle into ~50 µs per call, and neither
+// side's spin ever succeeds again to get them out of it.
+const SPIN_MIN_MS = 0.05;
 const SPIN_MAX_MS = 1;
 const SLICE_MS = 2;
 const IDLE_MS = 50;
