@@ -68,11 +68,10 @@ const DEFER = Symbol("defer");
 // SLICE_MS, yielding to the event loop between slices so that new
 // connections, timeouts and shutdown get through (control messages also ring
 // the bell). After IDLE_MS without a request it parks in waitAsync: an idle
-// manager costs no CPU. A busy loop also yields every YIELD_MS. The least
-// spin still outlasts a client's futex wake (~20 µs): with less, a server
-// and a client that both block settle into ~50 µs per call, and neither
-// side's spin ever succeeds again to get them out of it.
-const SPIN_MIN_MS = 0.05;
+// manager costs no CPU. A busy loop also yields every YIELD_MS. A probe
+// outlasts a client's futex wake (~20 µs), so that a server and a client
+// that both block find their way back to spinning.
+const SPIN_PROBE_MS = 0.1;
 const SPIN_MAX_MS = 1;
 const SLICE_MS = 2;
 const IDLE_MS = 50;
@@ -142,13 +141,15 @@ export async function managerServer(
   };
 
   addConnection(slot, port);
-  const spinner = new Spinner(SPIN_MIN_MS, SPIN_MAX_MS);
+  const spinner = new Spinner(SPIN_PROBE_MS, SPIN_MAX_MS);
   let lastWork = performance.now();
   let lastYield = lastWork;
+  let spin = spinner.next();
   while (!stopped) {
     if (poll()) {
       const now = performance.now();
-      spinner.record(now - lastWork);
+      spinner.record(now - lastWork, spin);
+      spin = spinner.next();
       lastWork = now;
       if (now - lastYield > YIELD_MS) {
         await yieldToEvents();
@@ -157,7 +158,7 @@ export async function managerServer(
       continue;
     }
     const idle = performance.now() - lastWork;
-    if (idle < spinner.spin) continue;
+    if (idle < spin) continue;
     const seen = Atomics.load(bell, RING);
     if (poll()) continue;
     if (idle < IDLE_MS) {

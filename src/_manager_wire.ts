@@ -183,20 +183,30 @@ export function toPortPayload(encoded: Encoded): string | Uint8Array {
 /**
  * How long to spin before blocking, adapted to what the waits take. On an
  * idle machine spinning wins (a hand-off costs ~1 µs against ~20 µs through
- * a futex), but on a busy one a spinner takes the core the other side needs
- * to answer. A wait that outlasts the spin halves it; one that ends within
- * it doubles it (up to `max`), as adaptive mutexes do.
+ * a futex), but on a busy one a spinner burns the CPU time the other side
+ * needs to answer. A wait that ends within the spin doubles it (up to
+ * `max`); one that outlasts it halves it, down to no spin at all, as
+ * adaptive mutexes do. Without spin, one wait in 32 still spins for `probe`
+ * ms, to notice when spinning would pay again.
  */
 export class Spinner {
   /** The current spin, in ms. */
   spin: number;
-  constructor(readonly min: number, readonly max: number) {
+  #waits = 0;
+  constructor(readonly probe: number, readonly max: number) {
     this.spin = max;
   }
-  /** Records that a wait took `waited` ms. */
-  record(waited: number): void {
-    this.spin = waited <= this.spin
-      ? Math.min(this.max, this.spin * 2)
-      : Math.max(this.min, this.spin / 2);
+  /** How long to spin for the next wait, in ms. */
+  next(): number {
+    if (this.spin > 0) return this.spin;
+    return (++this.#waits & 31) === 0 ? this.probe : 0;
+  }
+  /** Records that a wait for which `spun` ms of spin were allowed took `waited` ms. */
+  record(waited: number, spun: number): void {
+    if (waited <= spun) {
+      this.spin = Math.min(this.max, Math.max(spun, this.probe) * 2);
+    } else {
+      this.spin = this.spin / 2 < this.probe ? 0 : this.spin / 2;
+    }
   }
 }

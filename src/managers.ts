@@ -132,7 +132,7 @@ registerErrorClass(ValueError);
 // purpose (a `get` on an empty queue, an `acquire` of a held lock) are
 // answered "deferred" at once, so only a slow server ever blocks a client,
 // and never for long.
-const CLIENT_SPIN_MIN_MS = 0.01;
+const CLIENT_SPIN_PROBE_MS = 0.02;
 const CLIENT_SPIN_MAX_MS = 0.2;
 const CLIENT_BLOCK_MS = 2;
 // While parked, how often a client checks that the server still runs (a
@@ -169,7 +169,7 @@ class Connection {
   listening = false;
   /** This process's pid, which owns the locks it acquires. */
   readonly pid = currentIdentity().pid;
-  readonly spinner = new Spinner(CLIENT_SPIN_MIN_MS, CLIENT_SPIN_MAX_MS);
+  readonly spinner = new Spinner(CLIENT_SPIN_PROBE_MS, CLIENT_SPIN_MAX_MS);
 
   constructor(
     readonly managerId: string,
@@ -232,18 +232,19 @@ class Connection {
     Atomics.store(this.header, STATE, REQUEST);
     this.ring();
     const start = performance.now();
-    const end = start + this.spinner.spin;
+    const spin = this.spinner.next();
+    const end = start + spin;
     while (Atomics.load(this.header, STATE) !== REPLY) {
       if (performance.now() > end) {
         const woke = Atomics.wait(this.header, STATE, REQUEST, CLIENT_BLOCK_MS);
         if (woke === "timed-out") {
-          this.spinner.record(Infinity);
+          this.spinner.record(Infinity, spin);
           return this.park();
         }
         break;
       }
     }
-    this.spinner.record(performance.now() - start);
+    this.spinner.record(performance.now() - start, spin);
     return this.receive();
   }
 
