@@ -185,7 +185,7 @@ export function toPortPayload(encoded: Encoded): string | Uint8Array {
  * idle machine spinning wins (a hand-off costs ~1 µs against ~20 µs through
  * a futex), but on a busy one a spinner burns the CPU time the other side
  * needs to answer. A wait that ends within the spin doubles it (up to
- * `max`); one that outlasts it halves it, down to no spin at all, as
+ * `max`); two in a row that outlast it halve it, down to no spin at all, as
  * adaptive mutexes do. Without spin, one wait in 32 still spins for `probe`
  * ms, to notice when spinning would pay again.
  */
@@ -193,6 +193,7 @@ export class Spinner {
   /** The current spin, in ms. */
   spin: number;
   #waits = 0;
+  #misses = 0;
   constructor(readonly probe: number, readonly max: number) {
     this.spin = max;
   }
@@ -204,8 +205,11 @@ export class Spinner {
   /** Records that a wait for which `spun` ms of spin were allowed took `waited` ms. */
   record(waited: number, spun: number): void {
     if (waited <= spun) {
+      this.#misses = 0;
       this.spin = Math.min(this.max, Math.max(spun, this.probe) * 2);
-    } else {
+    } else if (++this.#misses >= 2) {
+      // Only misses in a row: one late answer (a GC pause) is no trend.
+      this.#misses = 0;
       this.spin = this.spin / 2 < this.probe ? 0 : this.spin / 2;
     }
   }
