@@ -52,3 +52,18 @@ export {
   Queue,
   SimpleQueue,
 } from "./src/queues.ts";
+  AcquirerProxy,
+  BarrierProxy,
+  BaseProxy,
+  ConditionProxy,
+  DictProxy,
+  EventProxy,
+  IndexError,
+  KeyError,
+  ListProxy,
+  Manager,
+  NamespaceProxy,
+  QueueProxy,
+  ValueError,
+  ValueProxy,
+} from "./src/managers.ts";
