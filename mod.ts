@@ -28,7 +28,7 @@ export {
   Process,
   type ProcessOptions,
 } from "./src/process.ts";
-export { registerTargets } from "./src/spawn.ts";
+export { type Callable, registerTargets } from "./src/spawn.ts";
 export {
   type ReduceContext,
   type Reducer,
@@ -52,6 +52,7 @@ export {
   Queue,
   SimpleQueue,
 } from "./src/queues.ts";
+export {
   AcquirerProxy,
   BarrierProxy,
   BaseProxy,

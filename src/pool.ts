@@ -314,6 +314,7 @@ export class Pool {
    * `TypeError` for an initializer that cannot reach a worker.
    */
   constructor(processes?: number);
+  /** Starts a pool from its options (`processes`, `initializer`, …). */
   constructor(options: PoolOptions<any[]>);
   constructor(arg?: number | PoolOptions<any[]>) {
     const options: PoolOptions = typeof arg === "object" && arg !== null
@@ -406,6 +407,7 @@ export class Pool {
     args: NoInfer<A>,
     options?: TaskOptions,
   ): Promise<Awaited<R>>;
+  /** Runs `fn()`, which takes no arguments, in a worker. */
   apply<R>(fn: () => R): Promise<Awaited<R>>;
   async apply(
     fn: AnyFn,
@@ -441,6 +443,7 @@ export class Pool {
     args: NoInfer<A>,
     options?: ApplyAsyncOptions<Awaited<R>>,
   ): AsyncResult<Awaited<R>>;
+  /** Submits `fn()`, which takes no arguments. */
   applyAsync<R>(fn: () => R): AsyncResult<Awaited<R>>;
   applyAsync(
     fn: AnyFn,

@@ -25,8 +25,9 @@ export interface TargetLocator {
   source?: string;
 }
 
+/** A function or class that a process can run (a target, a task). */
 // deno-lint-ignore ban-types
-type Callable = Function;
+export type Callable = Function;
 
 const registered = new Map<Callable, TargetLocator>();
 const registeredByKey = new Map<string, Callable>();
