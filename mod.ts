@@ -35,3 +35,34 @@ export {
   registerErrorClass,
   registerReducer,
 } from "./src/reduction.ts";
+export {
+  type AcquireOptions,
+  Barrier,
+  type BarrierOptions,
+  BoundedSemaphore,
+  Condition,
+  type ConditionLock,
+  Event,
+  type Held,
+  Lock,
+  RLock,
+  Semaphore,
+} from "./src/synchronize.ts";
+export {
+  CArray,
+  CValue,
+  type ElementOf,
+  RawArray,
+  type RawArrayFactory,
+  RawValue,
+  type RawValueFactory,
+  SharedArray,
+  type SharedArrayFactory,
+  type SharedOptions,
+  Synchronized,
+  SynchronizedArray,
+  type Typecode,
+  Value,
+  type ValueFactory,
+} from "./src/shared_ctypes.ts";
+export { SharedMemory, type SharedMemoryOptions } from "./src/shared_memory.ts";
