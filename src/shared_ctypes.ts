@@ -663,13 +663,12 @@ export class SynchronizedArray<C extends Typecode = Typecode> {
   constructor(obj: CArray<C>, lock: Lock | RLock) {
     this.#obj = obj;
     this.#lock = lock;
-    const self = this;
     // Methods run on the target (not the Proxy), so private fields work.
     return new Proxy(this, {
       get(target, key) {
         if (isIndexKey(key)) return obj.get(indexOf(obj.length, key));
         const value = Reflect.get(target, key, target);
-        return typeof value === "function" ? value.bind(self) : value;
+        return typeof value === "function" ? value.bind(target) : value;
       },
       set(target, key, value) {
         if (isIndexKey(key)) {
