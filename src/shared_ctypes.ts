@@ -162,6 +162,26 @@ function encode(
   return value;
 }
 
+// Fast checks for the setters: when one passes, the value is stored as is;
+// when it fails, encode() runs to throw the precise error. A fresh process
+// runs `v.value += 1` interpreted at first, so the common case must be a
+// few bytecodes.
+const FAST: Record<Typecode, (v: unknown) => boolean> = {
+  b: (v) => typeof v === "number" && (v << 24 >> 24) === v,
+  B: (v) => typeof v === "number" && (v & 0xff) === v,
+  h: (v) => typeof v === "number" && (v << 16 >> 16) === v,
+  H: (v) => typeof v === "number" && (v & 0xffff) === v,
+  i: (v) => typeof v === "number" && (v | 0) === v,
+  I: (v) => typeof v === "number" && (v >>> 0) === v,
+  l: (v) => typeof v === "number" && (v | 0) === v,
+  L: (v) => typeof v === "number" && (v >>> 0) === v,
+  q: () => false,
+  Q: () => false,
+  f: (v) => typeof v === "number",
+  d: (v) => typeof v === "number",
+  c: () => false,
+};
+
 function decode<C extends Typecode>(
   typecode: C,
   raw: number | bigint,
@@ -215,14 +235,15 @@ export class CValue<C extends Typecode = Typecode> {
 
   /** The value; setting it checks its type and range. */
   get value(): ElementOf<C> {
-    return decode(this[CODE], this[VIEW][0]);
+    const raw = this[VIEW][0];
+    return (this[CODE] === "c"
+      ? String.fromCharCode(raw as number)
+      : raw) as ElementOf<C>;
   }
   set value(value: ElementOf<C>) {
-    (this[VIEW] as Int32Array)[0] = encode(
-      `the ${this[CODE]} value`,
-      this[CODE],
-      value,
-    ) as number;
+    (this[VIEW] as Int32Array)[0] = FAST[this[CODE]](value)
+      ? value as number
+      : encode(`the ${this[CODE]} value`, this[CODE], value) as number;
   }
 
   /** `CValue { typecode, value }`. */
