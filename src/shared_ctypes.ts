@@ -210,6 +210,14 @@ const CODE = Symbol("typecode");
 /**
  * One typed number in shared memory, without a lock: what `RawValue()`
  * returns and `Value(...).getObj()` wraps (Python's ctypes object).
+ *
+ * @example
+ * ```ts
+ * import { CValue, RawValue } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(RawValue("i", 1) instanceof CValue);
+ * ```
  */
 export class CValue<C extends Typecode = Typecode> {
   /** @internal */
@@ -315,6 +323,18 @@ export interface SharedOptions {
  * what `Value()` returns. `.value` reads and writes are each atomic for
  * their width, but `v.value += 1` is a read then a write: hold the lock
  * around it.
+ *
+ * @example
+ * ```ts
+ * import { Synchronized, Value } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const v: Synchronized<"i"> = Value("i", 1);
+ * v.getLock().acquireSync();
+ * v.value += 1;
+ * v.getLock().release();
+ * assert.equal(v.value, 2);
+ * ```
  */
 export class Synchronized<C extends Typecode = Typecode> {
   readonly #obj: CValue<C>;
@@ -505,6 +525,15 @@ const arrayHandler: ProxyHandler<CArray<Typecode>> = {
  * Typed numbers in shared memory without a lock: what `RawArray()` returns
  * and `SharedArray(...).getObj()` wraps. Indexable (`a[0]`), iterable, with
  * `length`; an out-of-range index throws `RangeError`.
+ *
+ * @example
+ * ```ts
+ * import { CArray, RawArray } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const a: CArray<"b"> = RawArray("b", [1, -1]);
+ * assert.equal(a[1], -1);
+ * ```
  */
 export class CArray<C extends Typecode = Typecode> {
   /** @internal */
@@ -673,6 +702,16 @@ RawArray.prototype = CArray.prototype;
  * `SynchronizedArray`): what `SharedArray()` returns. Indexable and
  * iterable; each element access is atomic for its width, a
  * read-modify-write needs the lock.
+ *
+ * @example
+ * ```ts
+ * import { SharedArray, SynchronizedArray } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const a: SynchronizedArray<"d"> = SharedArray("d", [0.5, 1.5]);
+ * assert.equal(a.length, 2);
+ * assert.deepEqual([...a], [0.5, 1.5]);
+ * ```
  */
 export class SynchronizedArray<C extends Typecode = Typecode> {
   readonly #obj: CArray<C>;
