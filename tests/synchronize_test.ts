@@ -28,6 +28,7 @@ import {
   incrementUsing,
   LockHolder,
   passSemaphore,
+  releaseOnce,
   waitAtBarrier,
   waitAtBarrierSync,
   waitEvent,
@@ -316,18 +317,27 @@ Deno.test("a BoundedSemaphore throws when released above its initial value", asy
   assert.equal(sem.getValue(), 2);
 });
 
+Deno.test("a BoundedSemaphore stays bounded in the process it crosses into", async () => {
+  const sem = new BoundedSemaphore(1);
+  const out = cells(1);
+  const p = new Process({ target: releaseOnce, args: [sem, out] });
+  p.start();
+  await p.join();
+  assert.equal(out[0], 1);
+  assert.equal(sem.getValue(), 1);
+  assertNoChildren();
+});
+
 Deno.test("a waiting Semaphore acquire is woken by a release from a process", async () => {
   const sem = new Semaphore(0);
   const waiting = sem.acquire({ timeout: 10_000 });
-  const lockFree = new Lock();
-  const ready = new Event();
-  // holdAndReturn sets `ready`; the release comes from this test after it.
-  const p = new Process({ target: holdAndReturn, args: [lockFree, ready] });
+  const out = cells(1);
+  const p = new Process({ target: releaseOnce, args: [sem, out] });
   p.start();
-  await ready.wait(10_000);
-  sem.release();
   assert.equal(await waiting, true);
   await p.join();
+  assert.equal(out[0], 2);
+  assert.equal(sem.getValue(), 0);
   assertNoChildren();
 });
 
