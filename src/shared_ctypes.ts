@@ -339,19 +339,30 @@ export interface SharedOptions {
 export class Synchronized<C extends Typecode = Typecode> {
   readonly #obj: CValue<C>;
   readonly #lock: Lock | RLock;
+  // The raw object's view and typecode, read directly: two calls fewer per
+  // `v.value += 1`, which matters while a fresh process is not yet JIT-warm.
+  readonly #view: View;
+  readonly #code: C;
 
   /** Use `Value(typecode, initial)`. */
   constructor(obj: CValue<C>, lock: Lock | RLock) {
     this.#obj = obj;
     this.#lock = lock;
+    this.#view = obj[VIEW];
+    this.#code = obj[CODE];
   }
 
   /** The value. */
   get value(): ElementOf<C> {
-    return this.#obj.value;
+    const raw = this.#view[0];
+    return (this.#code === "c"
+      ? String.fromCharCode(raw as number)
+      : raw) as ElementOf<C>;
   }
   set value(value: ElementOf<C>) {
-    this.#obj.value = value;
+    (this.#view as Int32Array)[0] = FAST[this.#code](value)
+      ? value as number
+      : encode(`the ${this.#code} value`, this.#code, value) as number;
   }
 
   /** The typecode. */
