@@ -1256,10 +1256,10 @@ const FILLING = 0;
 const DRAINING = 1;
 const RESETTING = -1;
 const BROKEN = -2;
+const PENDING = 2; // all arrived; the action waits for a party that can run it
 const B_STATE = 0;
 const B_COUNT = 1;
 const B_PARTIES = 2;
-const B_GENERATION = 3;
 
 /** Options of `new Barrier(parties, options)`. */
 export interface BarrierOptions {
@@ -1421,23 +1421,11 @@ export class Barrier {
   async wait(timeoutMs?: number): Promise<number> {
     const timeout = validateWait(timeoutMs ?? this.#timeout);
     using _held = await this.#cond.hold();
-    while (this.#state() === DRAINING || this.#state() === RESETTING) {
-      await this.#cond.wait();
-    }
+    while (this.#passing()) await this.#cond.wait();
     if (this.#state() < 0) throw broken();
     const index = Atomics.add(this.#cells, B_COUNT, 1);
     try {
-      if (index + 1 === this.parties) {
-        try {
-          await this.#runAction();
-          this.#set(DRAINING);
-          Atomics.add(this.#cells, B_GENERATION, 1);
-          this.#cond.notifyAll();
-        } catch (error) {
-          this.#break();
-          throw error;
-        }
-      } else {
+      if (index + 1 !== this.parties) {
         const passed = await this.#cond.waitFor(
           () => this.#state() !== FILLING,
           timeout,
@@ -1447,6 +1435,17 @@ export class Barrier {
           throw broken();
         }
         if (this.#state() < 0) throw broken();
+        if (this.#state() !== PENDING) return index;
+      }
+      // The last to arrive runs the action, or the first woken async party
+      // when the last one (a waitSync()) could not load it.
+      try {
+        await this.#runAction();
+        this.#set(DRAINING);
+        this.#cond.notifyAll();
+      } catch (error) {
+        this.#break();
+        throw error;
       }
       return index;
     } finally {
@@ -1458,36 +1457,57 @@ export class Barrier {
   waitSync(timeoutMs?: number): number {
     const timeout = validateWait(timeoutMs ?? this.#timeout);
     using _held = this.#cond.holdSync();
-    while (this.#state() === DRAINING || this.#state() === RESETTING) {
-      this.#cond.waitSync();
-    }
+    while (this.#passing()) this.#cond.waitSync();
     if (this.#state() < 0) throw broken();
     const index = Atomics.add(this.#cells, B_COUNT, 1);
     try {
       if (index + 1 === this.parties) {
-        try {
-          this.#runActionSync();
-          this.#set(DRAINING);
+        if (!this.#canRunSync()) {
+          // The action's module is still loading in this process: leave
+          // the action to a party that can run it.
+          this.#set(PENDING);
           this.#cond.notifyAll();
-        } catch (error) {
-          this.#break();
-          throw error;
+        } else {
+          this.#runLast();
+          return index;
         }
-      } else {
-        const passed = this.#cond.waitForSync(
-          () => this.#state() !== FILLING,
-          timeout,
-        );
-        if (!passed) {
-          this.#break();
-          throw broken();
-        }
-        if (this.#state() < 0) throw broken();
       }
+      const passed = this.#cond.waitForSync(() => {
+        const state = this.#state();
+        return state !== FILLING &&
+          (state !== PENDING || this.#canRunSync());
+      }, timeout);
+      if (!passed) {
+        this.#break();
+        throw broken();
+      }
+      if (this.#state() < 0) throw broken();
+      if (this.#state() === PENDING) this.#runLast();
       return index;
     } finally {
       this.#exit();
     }
+  }
+
+  #runLast(): void {
+    try {
+      this.#runActionSync();
+      this.#set(DRAINING);
+      this.#cond.notifyAll();
+    } catch (error) {
+      this.#break();
+      throw error;
+    }
+  }
+
+  #canRunSync(): boolean {
+    return this.#action !== undefined || this.#locator === undefined;
+  }
+
+  /** Whether the previous round is still leaving (or resetting). */
+  #passing(): boolean {
+    const state = this.#state();
+    return state === DRAINING || state === RESETTING || state === PENDING;
   }
 
   #exit(): void {
@@ -1518,7 +1538,9 @@ export class Barrier {
   #resetLocked(): void {
     if (Atomics.load(this.#cells, B_COUNT) > 0) {
       const state = this.#state();
-      if (state === FILLING || state === BROKEN) this.#set(RESETTING);
+      if (state === FILLING || state === BROKEN || state === PENDING) {
+        this.#set(RESETTING);
+      }
     } else this.#set(FILLING);
     this.#cond.notifyAll();
   }
