@@ -133,6 +133,12 @@ const STARVING = 3; // waiters that waited longer than STARVE_MS
 const COUNT = 4; // RLock's recursion level
 const WOKEN = 5; // 1 while a woken waiter is on its way: no need to wake another
 const LOCK_CELLS = 6;
+/**
+ * The bytes a lock's cells take at the start of a buffer; a `Value` puts
+ * its number right after them, on the same cache line, so that a guarded
+ * `v.value += 1` moves one line between cores instead of two.
+ */
+export const LOCK_BYTES = LOCK_CELLS * 4;
 
 const GRANT = -1;
 const STARVE_MS = 1;
@@ -294,6 +300,18 @@ function unlock(cells: Int32Array): void {
   }
 }
 
+/** Frees a held lock's cells: one store when nobody waits. */
+function releaseCells(cells: Int32Array): void {
+  if (Atomics.load(cells, WAITERS) === 0) {
+    Atomics.store(cells, STATE, 0);
+    if (Atomics.load(cells, WAITERS) === 0) return;
+    // A waiter arrived meanwhile: it may have parked on our pid.
+    if (Atomics.load(cells, PARKED) > 0) Atomics.notify(cells, STATE, 1);
+    return;
+  }
+  unlock(cells);
+}
+
 function ownerDied(what: string, pid: number): LockOwnerDiedError {
   return new LockOwnerDiedError(
     `${what}'s owner (process ${pid}) ended while holding it; this process now owns it: repair the data it guards, then release() it`,
@@ -307,7 +325,7 @@ function lockCells(buffer: unknown): Int32Array {
   ) {
     throw new TypeError(`received a lock state without its shared cells`);
   }
-  return new Int32Array(buffer);
+  return new Int32Array(buffer, 0, LOCK_CELLS);
 }
 
 /**
@@ -430,15 +448,7 @@ export class Lock {
     if (s === 0 || s === GRANT) {
       throw new ProcessError("cannot release an unlocked Lock");
     }
-    // Nobody waiting: one store (unlock() handles the rest).
-    if (Atomics.load(cells, WAITERS) === 0) {
-      Atomics.store(cells, STATE, 0);
-      if (Atomics.load(cells, WAITERS) === 0) return;
-      // A waiter arrived meanwhile: it may have parked on our pid.
-      if (Atomics.load(cells, PARKED) > 0) Atomics.notify(cells, STATE, 1);
-      return;
-    }
-    unlock(cells);
+    releaseCells(cells);
   }
 
   /** Whether some process holds the lock now. */
@@ -533,7 +543,7 @@ export class RLock {
     const cells = this.#cells;
     const pid = me();
     if (Atomics.load(cells, STATE) === pid) {
-      Atomics.add(cells, COUNT, 1);
+      cells[COUNT]++;
       return true;
     }
     const r = end === -Infinity
@@ -544,11 +554,20 @@ export class RLock {
 
   /** The blocking form of {@linkcode RLock.acquire}. */
   acquireSync(options?: AcquireOptions): boolean {
-    const end = acquireEnd("RLock.acquireSync()", options);
     const cells = this.#cells;
-    const pid = me();
+    const pid = currentIdentity().pid;
+    // COUNT is written only by the owner, under the lock: plain accesses
+    // suffice (the lock's atomics order them), and save a locked
+    // instruction on every acquire and release.
+    if (options === undefined) {
+      if (Atomics.compareExchange(cells, STATE, 0, pid) === 0) {
+        cells[COUNT] = 1;
+        return true;
+      }
+    }
+    const end = acquireEnd("RLock.acquireSync()", options);
     if (Atomics.load(cells, STATE) === pid) {
-      Atomics.add(cells, COUNT, 1);
+      cells[COUNT]++;
       return true;
     }
     return this.#result(lockSync(cells, pid, end));
@@ -563,7 +582,7 @@ export class RLock {
         } else return false;
       } else return false;
     }
-    Atomics.store(this.#cells, COUNT, 1);
+    this.#cells[COUNT] = 1;
     if (r !== 0) throw ownerDied("RLock", r);
     return true;
   }
@@ -582,8 +601,8 @@ export class RLock {
           : `cannot release an RLock held by process ${s} from process ${me()}`,
       );
     }
-    if (Atomics.sub(cells, COUNT, 1) > 1) return;
-    unlock(cells);
+    if (--cells[COUNT] > 0) return;
+    releaseCells(cells);
   }
 
   /** Whether some process holds it now. */
