@@ -538,18 +538,34 @@ export class RLock {
   }
 
   /** Acquires (again, if this process holds it); as {@linkcode Lock.acquire}. */
-  async acquire(options?: AcquireOptions): Promise<boolean> {
-    const end = acquireEnd("RLock.acquire()", options);
+  acquire(options?: AcquireOptions): Promise<boolean> {
     const cells = this.#cells;
-    const pid = me();
-    if (Atomics.load(cells, STATE) === pid) {
-      cells[COUNT]++;
-      return true;
+    const pid = currentIdentity().pid;
+    // Fast path without an async frame, as Lock.acquire().
+    if (
+      options === undefined &&
+      Atomics.compareExchange(cells, STATE, 0, pid) === 0
+    ) {
+      cells[COUNT] = 1;
+      return TRUE;
     }
-    const r = end === -Infinity
-      ? lockSync(cells, pid, end)
-      : await lockAsync(cells, pid, end);
-    return this.#result(r);
+    const end = acquireEnd("RLock.acquire()", options);
+    try {
+      if (Atomics.load(cells, STATE) === pid) {
+        cells[COUNT]++;
+        return TRUE;
+      }
+      if (end === -Infinity) {
+        return Promise.resolve(this.#result(lockSync(cells, pid, end)));
+      }
+      if (Atomics.compareExchange(cells, STATE, 0, pid) === 0) {
+        cells[COUNT] = 1;
+        return TRUE;
+      }
+      return lockAsync(cells, pid, end).then((r) => this.#result(r));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** The blocking form of {@linkcode RLock.acquire}. */
