@@ -280,8 +280,10 @@ async function lockAsync(
 }
 
 function unlock(cells: Int32Array): void {
+  // Hand over only to a parked waiter: spinning ones take a free lock by
+  // themselves, and a grant nobody is woken for would cost a notify.
   if (
-    Atomics.load(cells, STARVING) > 0 && Atomics.load(cells, WAITERS) > 0
+    Atomics.load(cells, STARVING) > 0 && Atomics.load(cells, PARKED) > 0
   ) {
     Atomics.store(cells, STATE, GRANT);
     if (Atomics.notify(cells, STATE, 1) === 0) {
