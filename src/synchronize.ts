@@ -1289,6 +1289,10 @@ export class Condition {
 // cells: FILLING while parties arrive, DRAINING while they leave, RESETTING
 // while a reset waits for them to leave, BROKEN after abort or timeout.
 
+// Set by Barrier's static block: the reducer's access to private state.
+let barrierState: (barrier: Barrier) => BarrierState;
+let preloadAction: (barrier: Barrier) => void;
+
 const FILLING = 0;
 const DRAINING = 1;
 const RESETTING = -1;
@@ -1376,17 +1380,26 @@ export class Barrier {
     this.#cells[B_PARTIES] = parties;
   }
 
-  /** Internal: the state that crosses into a process. */
-  _state(): BarrierState {
-    return {
-      lock: this.#cond.lock.buffer,
-      cond: this.#cond.buffer,
-      cells: this.#cells.buffer as SharedArrayBuffer,
-      timeout: this.#timeout,
-      action: this.#locator ??
-        (this.#action === undefined
+  static {
+    // What crosses into a process, reachable from the reducer below without
+    // a public method.
+    barrierState = (barrier) => ({
+      lock: barrier.#cond.lock.buffer,
+      cond: barrier.#cond.buffer,
+      cells: barrier.#cells.buffer as SharedArrayBuffer,
+      timeout: barrier.#timeout,
+      action: barrier.#locator ??
+        (barrier.#action === undefined
           ? undefined
-          : locateTarget(this.#action, "Barrier action")),
+          : locateTarget(barrier.#action, "Barrier action")),
+    });
+    // Starts importing a received action, so that waitSync() can run it.
+    preloadAction = (barrier) => {
+      const locator = barrier.#locator;
+      if (locator === undefined || barrier.#action !== undefined) return;
+      resolveTarget(locator).then((action) => {
+        barrier.#action ??= action as () => unknown;
+      }, () => {/* wait() imports it again and reports the failure */});
     };
   }
 
@@ -1413,15 +1426,6 @@ export class Barrier {
 
   #set(state: number): void {
     Atomics.store(this.#cells, B_STATE, state);
-  }
-
-  /** Internal: starts importing a received action, for `waitSync()`. */
-  _preload(): void {
-    const locator = this.#locator;
-    if (locator === undefined || this.#action !== undefined) return;
-    resolveTarget(locator).then((action) => {
-      this.#action ??= action as () => unknown;
-    }, () => {/* wait() imports it again and reports the failure */});
   }
 
   async #runAction(): Promise<void> {
@@ -1600,7 +1604,7 @@ export class Barrier {
 }
 
 /** What a `Barrier` crosses as. */
-export interface BarrierState {
+interface BarrierState {
   lock: SharedArrayBuffer;
   cond: SharedArrayBuffer;
   cells: SharedArrayBuffer;
@@ -1695,7 +1699,7 @@ registerReducer({
 registerReducer({
   name: "multiprocessing.Barrier",
   type: Barrier,
-  reduce: (barrier) => barrier._state(),
+  reduce: (barrier) => barrierState(barrier),
   revive: (state: BarrierState) => {
     const cond = reviveCondition({ b: state.lock, r: false }, state.cond);
     const barrier = adopt(
@@ -1707,7 +1711,7 @@ registerReducer({
       },
       () => new Barrier(1),
     );
-    barrier._preload();
+    preloadAction(barrier);
     return barrier;
   },
 });
