@@ -56,7 +56,7 @@ async function twoProcesses(target: typeof bumpAsync): Promise<number> {
   const rates: number[] = [];
   for (let round = 0; round < 5; round++) {
     await whenSparesReady();
-    // The default lock (an RLock in the value's own buffer), as the Python
+    // The default lock (an RLock), as the Python
     // twin's `Value("i", 0)` with `with counter.get_lock():`.
     const counter = Value("i", 0);
     const start = new Event();

@@ -133,12 +133,6 @@ const STARVING = 3; // waiters that waited longer than STARVE_MS
 const COUNT = 4; // RLock's recursion level
 const WOKEN = 5; // 1 while a woken waiter is on its way: no need to wake another
 const LOCK_CELLS = 6;
-/**
- * The bytes a lock's cells take at the start of a buffer; a `Value` puts
- * its number right after them, on the same cache line, so that a guarded
- * `v.value += 1` moves one line between cores instead of two.
- */
-export const LOCK_BYTES = LOCK_CELLS * 4;
 
 const GRANT = -1;
 const STARVE_MS = 1;
