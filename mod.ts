@@ -64,5 +64,6 @@ export {
   type Typecode,
   Value,
   type ValueFactory,
+  type View,
 } from "./src/shared_ctypes.ts";
 export { SharedMemory, type SharedMemoryOptions } from "./src/shared_memory.ts";

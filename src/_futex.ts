@@ -20,8 +20,8 @@ export const CHECK_MS = 50;
 /**
  * Busy re-checks before a waiter parks. A critical section guarded across
  * two threads is usually shorter than a park + wake (~10 µs), so a short
- * spin turns most contended acquires into ~100 ns hand-offs. Measured: 64
- * loads ≈ 0.3 µs.
+ * spin (64 rounds of a few atomic loads: ~1-2 µs here) catches most
+ * releases without a park.
  */
 export const SPINS = 64;
 

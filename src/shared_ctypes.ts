@@ -44,7 +44,8 @@ export type ElementOf<C extends Typecode> = C extends "q" | "Q" ? bigint
   : C extends "c" ? string
   : number;
 
-type View =
+/** The typed array under a shared array or value. */
+export type View =
   | Int8Array
   | Uint8Array
   | Int16Array
@@ -506,13 +507,12 @@ function indexOf(length: number, key: string | number): number {
 }
 
 // Index access goes through a Proxy: a typed array cannot also carry
-// getLock() nor read "c" elements as strings. Measured on Deno 2.9.6 a
-// Proxy read costs ~25 ns against ~1 ns for a typed array, well under the
-// cost of the lock that usually surrounds it; `toTypedArray()`-free code
-// that needs raw speed can use getObj().buffer with its own view.
+// getLock(), read "c" elements as strings, nor throw on an out-of-range
+// index. The price, measured on Deno 2.9.6: ~150 ns per indexed read
+// against ~1 ns for a typed array (V8 turns the index into a string for the
+// trap). Loops that need raw speed use `.view`, the typed array itself.
 const arrayHandler: ProxyHandler<CArray<Typecode>> = {
   get(target, key, receiver) {
-    // Symbols and names first would cost a branch on every index read.
     if (isIndexKey(key)) {
       const view = target[VIEW];
       return decode(target[CODE], view[indexOf(view.length, key)]);
@@ -577,6 +577,15 @@ export class CArray<C extends Typecode = Typecode> {
   /** The shared memory holding the elements. */
   get buffer(): SharedArrayBuffer {
     return this[VIEW].buffer as SharedArrayBuffer;
+  }
+
+  /**
+   * The elements as a typed array over the same shared memory (bytes for
+   * `c`): ~100× faster indexing than through the array, without its range
+   * and type checks.
+   */
+  get view(): View {
+    return this[VIEW];
   }
 
   /** The element at `index`; negative counts from the end. */
@@ -762,6 +771,11 @@ export class SynchronizedArray<C extends Typecode = Typecode> {
   /** The typecode. */
   get typecode(): C {
     return this.#obj.typecode;
+  }
+
+  /** The elements as a typed array over the same memory (see `CArray.view`). */
+  get view(): View {
+    return this.#obj.view;
   }
 
   /** The element at `index`; negative counts from the end. */

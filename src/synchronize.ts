@@ -119,8 +119,8 @@ function timedOut(what: string, options?: AcquireOptions): TimeoutError {
 //
 // A lock is a compare-and-swap word holding the owner's pid, with Go's
 // sync.Mutex answer to fairness: barging is allowed (a process re-acquiring
-// right after its release keeps the cache hot: ~17M ops/s between two
-// workers, against ~0.2M for a strict hand-off), but a waiter that waited
+// right after its release pays one CAS; a strict hand-off would pay a park
+// and a wake, ~10 µs, on every contended release), but a waiter that waited
 // longer than STARVE_MS puts the lock in hand-off mode, where a release
 // gives the lock to the longest-parked waiter (Atomics' wait list is FIFO)
 // instead of freeing it. So no process starves, and the common case stays

@@ -145,3 +145,11 @@ Deno.test("a Value nested in an object and shared by two processes counts exactl
   assert.equal(counter.value, 20_000);
   assertNoChildren();
 });
+
+Deno.test("view is a typed array over the same shared memory", () => {
+  const a = SharedArray("h", [1, 2]);
+  assert.ok(a.view instanceof Int16Array);
+  a.view[0] = 7;
+  assert.equal(a[0], 7);
+  assert.ok(RawArray("Q", 1).view instanceof BigUint64Array);
+});
