@@ -21,6 +21,7 @@ import {
   consumeWithCondition,
   consumeWithConditionSync,
   hammer,
+  hammerSemaphore,
   holdAndBlock,
   holdAndReturn,
   incrementAsync,
@@ -29,6 +30,7 @@ import {
   LockHolder,
   passSemaphore,
   releaseOnce,
+  takeOnce,
   waitAtBarrier,
   waitAtBarrierSync,
   waitEvent,
@@ -244,6 +246,24 @@ Deno.test("a process looping on a Lock cannot starve another that waits for it",
   assertNoChildren();
 });
 
+Deno.test("a release hands the lock to a waiter that waited over 1 ms, not back to the releaser", async () => {
+  const lock = new Lock();
+  lock.acquireSync();
+  const done = new Event();
+  const ms = new Float64Array(new SharedArrayBuffer(8));
+  const p = new Process({ target: acquireOnce, args: [lock, done, ms] });
+  p.start();
+  const cells = new Int32Array(lock.buffer);
+  // STARVING (cell 3) counts waiters that waited too long: hand-off mode.
+  await until(() => Atomics.load(cells, 3) > 0, 10_000, "a starving waiter");
+  lock.release();
+  // Barging would let this process take it straight back.
+  assert.equal(lock.acquireSync({ block: false }), false);
+  assert.equal(await done.wait(10_000), true);
+  await p.join();
+  assertNoChildren();
+});
+
 // RLock ----------------------------------------------------------------------
 
 Deno.test("an RLock is re-acquired by its owner and released as many times", async () => {
@@ -338,6 +358,24 @@ Deno.test("a waiting Semaphore acquire is woken by a release from a process", as
   await p.join();
   assert.equal(out[0], 2);
   assert.equal(sem.getValue(), 0);
+  assertNoChildren();
+});
+
+Deno.test("a process looping on a Semaphore cannot starve another that waits for it", async () => {
+  const sem = new Semaphore(1);
+  const stop = new Event();
+  const rounds = cells(2);
+  const hammerer = new Process({
+    target: hammerSemaphore,
+    args: [sem, stop, rounds],
+  });
+  hammerer.start();
+  await until(() => Atomics.load(rounds, 0) > 1000, 10_000, "hammering");
+  const waiter = new Process({ target: takeOnce, args: [sem, stop] });
+  waiter.start();
+  await Promise.all([hammerer.join(), waiter.join()]);
+  assert.equal(Atomics.load(rounds, 1), 1, "stopped by the waiter");
+  assert.equal(sem.getValue(), 1);
   assertNoChildren();
 });
 
