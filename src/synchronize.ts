@@ -298,7 +298,10 @@ function unlock(cells: Int32Array): void {
 
 /** Frees a held lock's cells: one store when nobody waits. */
 function releaseCells(cells: Int32Array): void {
-  if (Atomics.load(cells, WAITERS) === 0) {
+  // A plain read first: a fresh process runs this interpreted, where each
+  // Atomics call costs tens of ns. A stale 0 is caught by the atomic
+  // re-check after the store; a stale non-zero only takes the slow path.
+  if (cells[WAITERS] === 0) {
     Atomics.store(cells, STATE, 0);
     if (Atomics.load(cells, WAITERS) === 0) return;
     // A waiter arrived meanwhile: it may have parked on our pid.
@@ -440,9 +443,11 @@ export class Lock {
   /** Releases the lock; throws {@linkcode ProcessError} if it is not held. */
   release(): void {
     const cells = this.#cells;
-    const s = Atomics.load(cells, STATE);
-    if (s === 0 || s === GRANT) {
-      throw new ProcessError("cannot release an unlocked Lock");
+    if (cells[STATE] <= 0) { // plain read; confirmed atomically below
+      const s = Atomics.load(cells, STATE);
+      if (s === 0 || s === GRANT) {
+        throw new ProcessError("cannot release an unlocked Lock");
+      }
     }
     releaseCells(cells);
   }
@@ -605,7 +610,9 @@ export class RLock {
    */
   release(): void {
     const cells = this.#cells;
-    const s = Atomics.load(cells, STATE);
+    // A plain read suffices: only this process writes its own pid there,
+    // and it always sees its own last write.
+    const s = cells[STATE];
     if (s !== me()) {
       throw new ProcessError(
         s === 0 || s === GRANT
@@ -707,16 +714,17 @@ class SemWaiter {
   } {
     const cells = this.cells;
     for (;;) {
-      const v = Atomics.load(cells, VALUE);
-      if (v > 0) {
-        if (Atomics.compareExchange(cells, VALUE, v, v - 1) === v) {
+      // A woken waiter takes its grant first, so that none is left behind.
+      const g = Atomics.load(cells, GRANTS);
+      if (g > 0 && (this.notified || this.grantAged)) {
+        if (Atomics.compareExchange(cells, GRANTS, g, g - 1) === g) {
           return { kind: "done" };
         }
         continue;
       }
-      const g = Atomics.load(cells, GRANTS);
-      if (g > 0 && (this.notified || this.grantAged)) {
-        if (Atomics.compareExchange(cells, GRANTS, g, g - 1) === g) {
+      const v = Atomics.load(cells, VALUE);
+      if (v > 0) {
+        if (Atomics.compareExchange(cells, VALUE, v, v - 1) === v) {
           return { kind: "done" };
         }
         continue;
@@ -746,8 +754,20 @@ class SemWaiter {
   }
 
   leave(): void {
-    Atomics.sub(this.cells, WAITERS, 1);
-    if (this.starving) Atomics.sub(this.cells, STARVING, 1);
+    const cells = this.cells;
+    if (this.starving) Atomics.sub(cells, STARVING, 1);
+    if (Atomics.sub(cells, WAITERS, 1) === 1) {
+      // The last waiter gone: grants nobody will claim return to the pool.
+      for (let g = Atomics.load(cells, GRANTS); g > 0;) {
+        const seen = Atomics.compareExchange(cells, GRANTS, g, 0);
+        if (seen === g) {
+          Atomics.add(cells, VALUE, g);
+          Atomics.notify(cells, VALUE, g);
+          break;
+        }
+        g = seen;
+      }
+    }
   }
 }
 
@@ -887,9 +907,13 @@ export class Semaphore {
     semRelease(this.#cells, 1);
   }
 
-  /** The number of units available now (Python's `get_value()`). */
+  /**
+   * The number of units available now (Python's `get_value()`), counting
+   * units a release handed to a waiter that has not woken yet.
+   */
   getValue(): number {
-    return Atomics.load(this.#cells, VALUE);
+    return Atomics.load(this.#cells, VALUE) +
+      Atomics.load(this.#cells, GRANTS);
   }
 
   /** Takes a unit and returns a disposable that gives it back. */

@@ -24,6 +24,7 @@ import {
   hammerSemaphore,
   holdAndBlock,
   holdAndReturn,
+  holdUntil,
   incrementAsync,
   incrementSync,
   incrementUsing,
@@ -249,18 +250,25 @@ Deno.test("a process looping on a Lock cannot starve another that waits for it",
 Deno.test("a release hands the lock to a waiter that waited over 1 ms, not back to the releaser", async () => {
   const lock = new Lock();
   lock.acquireSync();
-  const done = new Event();
-  const ms = new Float64Array(new SharedArrayBuffer(8));
-  const p = new Process({ target: acquireOnce, args: [lock, done, ms] });
+  const got = new Event();
+  const letGo = new Event();
+  const p = new Process({ target: holdUntil, args: [lock, got, letGo] });
   p.start();
   const cells = new Int32Array(lock.buffer);
-  // STARVING (cell 3) counts waiters that waited too long: hand-off mode.
-  await until(() => Atomics.load(cells, 3) > 0, 10_000, "a starving waiter");
+  // STARVING (cell 3) counts waiters that waited too long: hand-off mode,
+  // to a waiter parked (cell 2) in Atomics.wait.
+  await until(
+    () => Atomics.load(cells, 3) > 0 && Atomics.load(cells, 2) > 0,
+    10_000,
+    "a starving waiter, parked",
+  );
   lock.release();
   // Barging would let this process take it straight back.
   assert.equal(lock.acquireSync({ block: false }), false);
-  assert.equal(await done.wait(10_000), true);
+  assert.equal(await got.wait(10_000), true);
+  letGo.set();
   await p.join();
+  assert.equal(lock.locked(), false);
   assertNoChildren();
 });
 
