@@ -434,6 +434,19 @@ Deno.test("Condition.wait() times out with false and holds the lock again", asyn
   assert.equal(await cond.waitFor(() => 0, 5), 0);
 });
 
+Deno.test("Condition.wait() over an RLock held twice restores both levels", async () => {
+  const lock = new RLock();
+  const cond = new Condition(lock);
+  await lock.acquire();
+  await lock.acquire();
+  assert.equal(await cond.wait(5), false);
+  assert.equal(cond.waitSync(5), false);
+  lock.release();
+  assert.equal(lock.locked(), true);
+  lock.release();
+  assert.equal(lock.locked(), false);
+});
+
 Deno.test("Condition.notify(1) wakes one waiting process, notifyAll() the rest", async () => {
   const cond = new Condition();
   const items = cells(1);
