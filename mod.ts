@@ -68,3 +68,35 @@ export {
   ValueError,
   ValueProxy,
 } from "./src/managers.ts";
+export {
+  type AcquireOptions,
+  Barrier,
+  type BarrierOptions,
+  BoundedSemaphore,
+  Condition,
+  type ConditionLock,
+  Event,
+  type Held,
+  Lock,
+  RLock,
+  Semaphore,
+} from "./src/synchronize.ts";
+export {
+  CArray,
+  CValue,
+  type ElementOf,
+  RawArray,
+  type RawArrayFactory,
+  RawValue,
+  type RawValueFactory,
+  SharedArray,
+  type SharedArrayFactory,
+  type SharedOptions,
+  Synchronized,
+  SynchronizedArray,
+  type Typecode,
+  Value,
+  type ValueFactory,
+  type View,
+} from "./src/shared_ctypes.ts";
+export { SharedMemory, type SharedMemoryOptions } from "./src/shared_memory.ts";
