@@ -83,7 +83,7 @@ Deno.test("a held Lock makes non-blocking and timed acquires return false", asyn
 Deno.test("acquire rejects bad timeouts and options with errors naming them", async () => {
   const lock = new Lock();
   assert.throws(() => lock.acquireSync({ timeout: -1 }), RangeError);
-  assert.throws(() => lock.acquire({ timeout: NaN }), TypeError);
+  assert.throws(() => lock.acquire({ timeout: NaN }), RangeError);
   assert.throws(
     () => lock.acquire({ block: "yes" as unknown as boolean }),
     /options\.block/,
