@@ -134,7 +134,7 @@ export async function poolWorker(
   };
   const finish = () => {
     flush();
-    (port as unknown as NodePort).off("message", onMessage);
+    port.onmessage = null;
     port.close();
     finished();
   };
@@ -223,11 +223,8 @@ export async function poolWorker(
     return;
   }
 
-  // node's `on`, not `onmessage`: ports inside messages then arrive as
-  // node ports (with `on`, `ref`, `unref`), which manager proxies and
-  // connection ends received as task arguments rely on.
-  const onMessage = (data: unknown) => {
-    const message = data as unknown[];
+  port.onmessage = (event: MessageEvent) => {
+    const message = event.data as unknown[];
     if (message[0] === RUN) {
       const defs = message[1] as FnDefinition[] | 0;
       if (defs !== 0) {
@@ -240,18 +237,11 @@ export async function poolWorker(
       if (!running) finish();
     }
   };
-  (port as unknown as NodePort).on("message", onMessage);
   // When it became ready, on the shared clock: the owner may read this
   // message late (its thread busy), and timeouts count from here.
   port.postMessage([READY, performance.timeOrigin + performance.now()]);
   await end;
 }
-
-/** The node side of a MessagePort received through node's `on`. */
-type NodePort = {
-  on(event: "message", listener: (data: unknown) => void): void;
-  off(event: "message", listener: (data: unknown) => void): void;
-};
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";

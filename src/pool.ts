@@ -119,12 +119,7 @@ export interface PoolStats {
 type AnyFn = (...args: any[]) => unknown;
 
 /** A node MessagePort: the web one plus ref()/unref(). */
-type Port = MessagePort & {
-  ref(): void;
-  unref(): void;
-  on(event: "message", listener: (data: unknown[]) => void): void;
-  off(event: "message", listener: (data: unknown[]) => void): void;
-};
+type Port = MessagePort & { ref(): void; unref(): void };
 
 const QUEUED = 0;
 const SENT = 1;
@@ -157,8 +152,6 @@ interface Slot {
   known: Set<number>;
   sent: number;
   gone: boolean;
-  /** The port's message listener, to remove it when the slot goes. */
-  listener?: (data: unknown[]) => void;
 }
 
 /** Consecutive initializer failures after which the pool gives up. */
@@ -749,9 +742,7 @@ export class Pool {
       sent: 0,
       gone: false,
     };
-    // node's `on`: ports inside results then arrive as node ports.
-    slot.listener = (data: unknown[]) => this.#onMessage(slot, data);
-    port.on("message", slot.listener);
+    port.onmessage = (event) => this.#onMessage(slot, event.data);
     // The port never keeps the program alive: the watchdog does, while
     // there is work (see WATCHDOG_MS).
     port.unref();
@@ -1016,7 +1007,7 @@ export class Pool {
 
   #drop(slot: Slot): void {
     slot.gone = true;
-    slot.port.off("message", slot.listener!);
+    slot.port.onmessage = null;
     slot.port.close();
     const index = this.#slots.indexOf(slot);
     if (index !== -1) this.#slots.splice(index, 1);
@@ -1147,7 +1138,7 @@ export class Pool {
     for (const slot of this.#slots.splice(0)) {
       slot.gone = true;
       slot.port.postMessage([EXIT]);
-      slot.port.off("message", slot.listener!);
+      slot.port.onmessage = null;
       slot.port.close();
     }
   }
