@@ -52,6 +52,14 @@ import {
 } from "./reduction.ts";
 import v8 from "node:v8";
 
+/** How often a waiting call checks a server it cannot hear close. */
+const SERVER_WATCH_MS = 100;
+
+/** The node side of a MessagePort (absent on a port received by `onmessage`). */
+type NodePort = {
+  on?(event: "message" | "close", listener: (message?: unknown) => void): void;
+};
+
 // Errors -----------------------------------------------------------------------
 
 /**
@@ -171,6 +179,10 @@ class Connection {
   readonly pid = currentIdentity().pid;
   readonly spinner = new Spinner(CLIENT_SPIN_PROBE_MS, CLIENT_SPIN_MAX_MS);
 
+  /** Set for a web port, which has no close event. */
+  watchServer = false;
+  watchdog?: ReturnType<typeof setInterval>;
+
   constructor(
     readonly managerId: string,
     readonly serverPid: number,
@@ -180,9 +192,22 @@ class Connection {
   ) {
     this.header = new Int32Array(slot, 0, 8);
     this.bell = new Int32Array(door);
-    port.on("message", (message: unknown) => this.onDeferred(message));
-    // The server's end closes when its process ends, however it ends.
-    port.on("close", () => this.failAll());
+    const node = port as unknown as NodePort;
+    if (node.on !== undefined) {
+      node.on("message", (message: unknown) => this.onDeferred(message));
+      // The server's end closes when its process ends, however it ends.
+      node.on("close", () => this.failAll());
+    } else {
+      // A port received through `onmessage` (a pool task's argument, say)
+      // is a web MessagePort: no `on`, and no close event, so waiting calls
+      // watch the server's pid instead (see settle()).
+      port.addEventListener(
+        "message",
+        (event) => this.onDeferred((event as MessageEvent).data),
+      );
+      port.start();
+      this.watchServer = true;
+    }
     // Idle, a connection must not keep the program alive (after `on`, which
     // refs the port).
     port.unref();
@@ -324,6 +349,11 @@ class Connection {
         if (!this.listening) {
           this.listening = true;
           this.port.ref(); // a waiting call keeps the program alive
+          if (this.watchServer) {
+            this.watchdog = setInterval(() => {
+              if (!isPidAlive(this.serverPid)) this.failAll();
+            }, SERVER_WATCH_MS);
+          }
         }
         return new Promise((resolve, reject) => {
           this.tickets.set(value as number, {
@@ -364,10 +394,7 @@ class Connection {
     const pending = this.tickets.get(ticket);
     if (pending === undefined) return;
     this.tickets.delete(ticket);
-    if (this.tickets.size === 0 && this.listening) {
-      this.listening = false;
-      this.port.unref();
-    }
+    if (this.tickets.size === 0 && this.listening) this.stopListening();
     pending.resolve(this.settle(status, format, payload));
   }
 
@@ -380,10 +407,14 @@ class Connection {
       pending.reject(this.shutDownError());
     }
     this.tickets.clear();
-    if (this.listening) {
-      this.listening = false;
-      this.port.unref();
-    }
+    if (this.listening) this.stopListening();
+  }
+
+  stopListening(): void {
+    this.listening = false;
+    this.port.unref();
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
   }
 
   close(): void {

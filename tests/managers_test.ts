@@ -14,6 +14,7 @@ import {
   ProcessError,
   ValueError,
 } from "../mod.ts";
+import { Pool } from "../mod.ts";
 import {
   appendToNested,
   consume,
@@ -23,6 +24,7 @@ import {
   passBarrier,
   produce,
   record,
+  setInPool,
   useAfterShutdown,
   waitThenRecord,
 } from "./fixtures/manager_targets.ts";
@@ -500,4 +502,19 @@ Deno.test("a manager whose server process is killed rejects waiting and later ca
   await assert.rejects(d.get("k"), /has shut down/);
   await manager.shutdown();
   assertNoChildren();
+});
+
+Deno.test("a proxy works as an argument to Pool tasks", async () => {
+  await using manager = new Manager();
+  const d = await manager.dict<string, number>();
+  {
+    await using pool = new Pool(2);
+    const keys = await pool.starmap(setInPool, [[d, "a", 1], [d, "b", 2], [
+      d,
+      "c",
+      3,
+    ]]);
+    assert.deepEqual(keys, ["a", "b", "c"]);
+  }
+  assert.deepEqual(await d.toObject(), { a: 1, b: 2, c: 3 });
 });
