@@ -13,6 +13,20 @@ import {
   revive,
   serializeError,
 } from "./reduction.ts";
+import {
+  H_DONE,
+  H_FN,
+  H_ID,
+  H_KIND,
+  H_STATUS,
+  H_TASK,
+  IN_SLOT,
+  openSlot,
+  PORTED,
+  readValue,
+  spinWhile,
+  writeValue,
+} from "./_pool_slot.ts";
 
 /** Parent → worker: run tasks `[RUN, defs, tasks]`. */
 export const RUN = 0;
@@ -102,6 +116,14 @@ export const CELL_BUSY = 1;
 const FLUSH_MS = 5;
 
 /**
+ * How long an idle worker spins for the next slot task after its last one
+ * before it parks in `Atomics.waitAsync`: long enough to cover the owner
+ * settling a result and submitting the next task (a few µs), short enough
+ * not to take a shared core from anyone (see `_pool_slot.ts`).
+ */
+const SPIN_MS = 0.05;
+
+/**
  * The target of every pool worker. Runs `initializer(...initargs)`, then
  * serves tasks from `port` until told to exit or `maxTasks` have run
  * (`maxTasksPerChild`), which ends the process.
@@ -112,7 +134,10 @@ export async function poolWorker(
   initializer: TargetLocator | null,
   initargs: unknown[],
   maxTasks: number,
+  slotCells: Int32Array,
 ): Promise<void> {
+  const slot = openSlot(slotCells);
+  let slotStopped = false;
   const fns = new Map<number, (...args: unknown[]) => unknown>();
   const locators = new Map<number, TargetLocator>();
   const queue: TaskMessage[] = [];
@@ -134,6 +159,9 @@ export async function poolWorker(
   };
   const finish = () => {
     flush();
+    // Wakes the slot loop parked in waitAsync, which then ends.
+    slotStopped = true;
+    Atomics.notify(slotCells, H_TASK);
     port.onmessage = null;
     port.close();
     finished();
@@ -177,6 +205,72 @@ export async function poolWorker(
     }
   };
 
+  /** A result for the port: encoded, its transferables collected. */
+  const toMessage = (task: TaskMessage, value: unknown): ResultMessage => {
+    const encoded = task[2] === CALL
+      ? encode(value, "the task's result")
+      : encodeList(value as unknown[], "the task's results");
+    for (const t of encoded.transfer) transfer.push(t);
+    if (encoded.encoding === FLOATS) {
+      // Moved, not copied: the worker keeps no reference to it.
+      transfer.push((encoded.value as Float64Array).buffer as ArrayBuffer);
+    }
+    return [task[0], true, encoded.value, encoded.encoding];
+  };
+
+  /** Runs the task in the slot; its result goes back there, or by port. */
+  const runSlotTask = async (seq: number) => {
+    const task: TaskMessage = [
+      slotCells[H_ID],
+      slotCells[H_FN],
+      slotCells[H_KIND],
+      readValue(slot),
+      PLAIN,
+    ];
+    running = true;
+    Atomics.store(cells, CELL_STARTED, task[0]);
+    Atomics.store(cells, CELL_BUSY, 1);
+    let result: ResultMessage | undefined;
+    try {
+      const value = await run(task);
+      // Errors, shareable objects and big values take the port.
+      if (!writeValue(slot, value)) result = toMessage(task, value);
+    } catch (error) {
+      result = [task[0], false, serializeError(error), PLAIN];
+    }
+    Atomics.store(cells, CELL_BUSY, 0);
+    if (result !== undefined) {
+      results.push(result);
+      flush();
+    }
+    slotCells[H_STATUS] = result === undefined ? IN_SLOT : PORTED;
+    Atomics.store(slotCells, H_DONE, seq);
+    Atomics.notify(slotCells, H_DONE);
+    running = false;
+    if ((maxTasks > 0 && ++done >= maxTasks) || exiting) finish();
+  };
+
+  /** Serves slot tasks until the worker ends. */
+  const serveSlot = async () => {
+    let seen = Atomics.load(slotCells, H_TASK);
+    let spin = false;
+    while (!slotStopped) {
+      const seq = spin
+        ? spinWhile(slotCells, H_TASK, seen, SPIN_MS)
+        : Atomics.load(slotCells, H_TASK);
+      if (seq === seen) {
+        // Parked without blocking: port messages and timers still run.
+        const wait = Atomics.waitAsync(slotCells, H_TASK, seen);
+        if (wait.async) await wait.value;
+        spin = false;
+        continue;
+      }
+      seen = seq;
+      await runSlotTask(seq);
+      spin = true;
+    }
+  };
+
   const drain = async () => {
     running = true;
     while (queue.length > 0) {
@@ -185,16 +279,7 @@ export async function poolWorker(
       Atomics.store(cells, CELL_BUSY, 1);
       let result: ResultMessage;
       try {
-        const value = await run(task);
-        const encoded = task[2] === CALL
-          ? encode(value, "the task's result")
-          : encodeList(value as unknown[], "the task's results");
-        for (const t of encoded.transfer) transfer.push(t);
-        if (encoded.encoding === FLOATS) {
-          // Moved, not copied: the worker keeps no reference to it.
-          transfer.push((encoded.value as Float64Array).buffer as ArrayBuffer);
-        }
-        result = [task[0], true, encoded.value, encoded.encoding];
+        result = toMessage(task, await run(task));
       } catch (error) {
         result = [task[0], false, serializeError(error), PLAIN];
       }
@@ -240,6 +325,7 @@ export async function poolWorker(
   // When it became ready, on the shared clock: the owner may read this
   // message late (its thread busy), and timeouts count from here.
   port.postMessage([READY, performance.timeOrigin + performance.now()]);
+  void serveSlot();
   await end;
 }
 
