@@ -120,6 +120,29 @@ export function spinWhile(
   }
 }
 
+/**
+ * Whether to spin before parking, learnt from the last attempts: spinning
+ * pays only while the other side answers within the spin. On a loaded
+ * machine (more runnable threads than cores) it rarely does, and a spinner
+ * takes CPU from the very thread it waits for; then this stops spinning
+ * and tries again now and then (every 16th time).
+ */
+export class SpinPolicy {
+  #misses = 0;
+  #skipped = 0;
+
+  /** Whether to spin this time. */
+  shouldSpin(): boolean {
+    if (this.#misses < 2) return true;
+    return (++this.#skipped & 15) === 0;
+  }
+
+  /** Records whether a spin saw what it waited for. */
+  record(hit: boolean): void {
+    this.#misses = hit ? 0 : this.#misses + 1;
+  }
+}
+
 let view: DataView;
 let units: Uint16Array;
 let pos = 0;

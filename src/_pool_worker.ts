@@ -24,6 +24,7 @@ import {
   openSlot,
   PORTED,
   readValue,
+  SpinPolicy,
   spinWhile,
   writeValue,
 } from "./_pool_slot.ts";
@@ -252,12 +253,17 @@ export async function poolWorker(
 
   /** Serves slot tasks until the worker ends. */
   const serveSlot = async () => {
+    const policy = new SpinPolicy();
     let seen = Atomics.load(slotCells, H_TASK);
     let spin = false;
     while (!slotStopped) {
-      const seq = spin
-        ? spinWhile(slotCells, H_TASK, seen, SPIN_MS)
-        : Atomics.load(slotCells, H_TASK);
+      let seq: number;
+      if (spin && policy.shouldSpin()) {
+        seq = spinWhile(slotCells, H_TASK, seen, SPIN_MS);
+        policy.record(seq !== seen);
+      } else {
+        seq = Atomics.load(slotCells, H_TASK);
+      }
       if (seq === seen) {
         // Parked without blocking: port messages and timers still run.
         const wait = Atomics.waitAsync(slotCells, H_TASK, seen);

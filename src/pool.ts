@@ -59,6 +59,7 @@ import {
   type Slot as SharedSlot,
   slotCounters,
   spinFor,
+  SpinPolicy,
   writeValue,
 } from "./_pool_slot.ts";
 
@@ -175,6 +176,8 @@ interface Slot {
   fastTask?: Task;
   /** Its sequence number: `H_DONE` holds it once the result is written. */
   fastSeq: number;
+  /** Whether the owner spins for its results (see `SpinPolicy`). */
+  spin: SpinPolicy;
 }
 
 /** Consecutive initializer failures after which the pool gives up. */
@@ -774,6 +777,7 @@ export class Pool {
       gone: false,
       shared: openSlot(slotCells),
       fastSeq: 0,
+      spin: new SpinPolicy(),
     };
     port.onmessage = (event) => this.#onMessage(slot, event.data);
     // The port never keeps the program alive: the watchdog does, while
@@ -965,10 +969,22 @@ export class Pool {
   }
 
   #spin = (): void => {
-    let slots = this.#watched.splice(0);
+    // Each slot with the task it was watched for: a task sent while this
+    // runs (by a callback) is watched by the next turn, not twice.
+    const watched = this.#watched.splice(0).map((slot) => ({
+      slot,
+      task: slot.fastTask,
+    }));
+    let slots = watched.map((w) => w.slot).filter((slot) =>
+      slot.spin.shouldSpin()
+    );
     const until = performance.now() + SPIN_MS;
     while (slots.length > 0) {
-      slots = slots.filter((slot) => !this.#take(slot));
+      slots = slots.filter((slot) => {
+        if (!this.#take(slot)) return true;
+        slot.spin.record(true);
+        return false;
+      });
       if (slots.length === 0 || performance.now() >= until) break;
       if (slots.length === 1) {
         const slot = slots[0];
@@ -980,7 +996,12 @@ export class Pool {
         );
       }
     }
-    for (const slot of slots) this.#park(slot, slot.fastTask!);
+    for (const slot of slots) slot.spin.record(false);
+    for (const { slot, task } of watched) {
+      if (task !== undefined && slot.fastTask === task && !slot.gone) {
+        this.#park(slot, task);
+      }
+    }
   };
 
   /** Waits for a fast-path result without blocking the owner's loop. */
