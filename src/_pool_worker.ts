@@ -1,7 +1,9 @@
 // The loop a pool worker runs. A pool worker is an ordinary daemon `Process`
 // (so it gets the foundation's naming, exit codes and terminate()) whose
 // target is `poolWorker`: it receives batches of tasks on a MessagePort,
-// runs them one at a time, and sends results back in batches.
+// runs them one at a time, and sends results back in batches. A single task
+// for an idle worker may instead arrive in its shared slot (the fast path,
+// see `_pool_slot.ts`); the worker serves both, one task at a time.
 //
 // Messages are plain arrays, not objects: structured clone of an array is a
 // little cheaper, and the sequential apply round trip is dominated by it.
@@ -117,12 +119,16 @@ export const CELL_BUSY = 1;
 const FLUSH_MS = 5;
 
 /**
- * How long an idle worker spins for the next slot task after its last one
- * before it parks in `Atomics.waitAsync`: long enough to cover the owner
- * settling a result and submitting the next task (a few µs), short enough
- * not to take a shared core from anyone (see `_pool_slot.ts`).
+ * After a slot task, how long the worker spins for the next one (the owner
+ * settles a result and submits the next task in a few µs), then how long it
+ * blocks in `Atomics.wait`, which wakes in a few µs without burning a core
+ * (on a loaded machine a spinner takes the CPU its peer needs). Only then
+ * does it park in `Atomics.waitAsync`, which frees its event loop but costs
+ * ~20-80 µs to wake. Both bounded: at worst the worker's own timers and
+ * port messages wait 0.2 ms (the owner wakes it when it posts).
  */
-const SPIN_MS = 0.05;
+const SPIN_MS = 0.01;
+const BLOCK_MS = 0.2;
 
 /**
  * The target of every pool worker. Runs `initializer(...initargs)`, then
@@ -257,12 +263,14 @@ export async function poolWorker(
     let seen = Atomics.load(slotCells, H_TASK);
     let spin = false;
     while (!slotStopped) {
-      let seq: number;
-      if (spin && policy.shouldSpin()) {
+      let seq = Atomics.load(slotCells, H_TASK);
+      if (seq === seen && spin && policy.shouldSpin()) {
         seq = spinWhile(slotCells, H_TASK, seen, SPIN_MS);
+        if (seq === seen) {
+          Atomics.wait(slotCells, H_TASK, seen, BLOCK_MS);
+          seq = Atomics.load(slotCells, H_TASK);
+        }
         policy.record(seq !== seen);
-      } else {
-        seq = Atomics.load(slotCells, H_TASK);
       }
       if (seq === seen) {
         // Parked without blocking: port messages and timers still run.

@@ -6,6 +6,8 @@
  * task at a time. Unlike Python's pool, a worker that dies is replaced and
  * the task it ran fails with an error naming it (Python hangs:
  * python/cpython#96062), and tasks take a `timeout` and an `AbortSignal`.
+ * Tasks travel by MessagePort, in batches; a single small plain task for an
+ * idle worker takes a faster shared-memory slot instead (`_pool_slot.ts`).
  *
  * @module
  */
@@ -193,12 +195,16 @@ const WATCHDOG_MS = 20;
 /** Most tasks handed to a worker in one message. */
 const MAX_BATCH = 64;
 /**
- * How long the owner spins for a fast-path result before it parks in
- * `Atomics.waitAsync` (which costs ~20 µs more to wake): enough for a short
- * task on a worker that is spinning or just woke, brief enough not to hold
- * the owner's event loop or a shared core.
+ * How long the owner spins for a fast-path result (a short task on a worker
+ * waiting for it answers in 1-3 µs), then blocks in `Atomics.wait`, which
+ * wakes in a few µs and leaves the core to the worker (a spinner on a loaded
+ * machine takes the CPU its peer needs), before it parks in
+ * `Atomics.waitAsync`, which frees the event loop but costs ~20-80 µs to
+ * wake. The owner's event loop is held at most 0.1 ms per task, and not at
+ * all once tasks stop finishing within it (`SpinPolicy`).
  */
-const SPIN_MS = 0.04;
+const SPIN_MS = 0.005;
+const BLOCK_MS = 0.1;
 
 let workerCounter = 0;
 let taskCounter = 0;
@@ -929,6 +935,9 @@ export class Pool {
       [RUN, defs.length > 0 ? defs : 0, messages],
       transfer,
     );
+    // A worker blocked a moment on its slot (see _pool_worker.ts) reads
+    // its port at once.
+    Atomics.notify(slot.shared.cells, H_TASK);
   }
 
   /**
@@ -978,22 +987,31 @@ export class Pool {
     let slots = watched.map((w) => w.slot).filter((slot) =>
       slot.spin.shouldSpin()
     );
-    const until = performance.now() + SPIN_MS;
+    const start = performance.now();
+    let blocked = false;
     while (slots.length > 0) {
       slots = slots.filter((slot) => {
         if (!this.#take(slot)) return true;
         slot.spin.record(true);
         return false;
       });
-      if (slots.length === 0 || performance.now() >= until) break;
-      if (slots.length === 1) {
-        const slot = slots[0];
-        spinFor(
-          slot.shared.cells,
-          H_DONE,
-          slot.fastSeq,
-          until - performance.now(),
-        );
+      if (slots.length === 0) break;
+      const left = start + SPIN_MS - performance.now();
+      if (left > 0) {
+        if (slots.length === 1) {
+          const { shared, fastSeq } = slots[0];
+          spinFor(shared.cells, H_DONE, fastSeq, left);
+        }
+      } else if (slots.length === 1 && !blocked) {
+        // One worker to wait for: block on it once (several: park them).
+        blocked = true;
+        const { shared, fastSeq } = slots[0];
+        const now = Atomics.load(shared.cells, H_DONE);
+        if (now !== fastSeq) {
+          Atomics.wait(shared.cells, H_DONE, now, BLOCK_MS);
+        }
+      } else {
+        break;
       }
     }
     for (const slot of slots) slot.spin.record(false);
@@ -1300,6 +1318,7 @@ export class Pool {
     for (const slot of this.#slots.splice(0)) {
       slot.gone = true;
       slot.port.postMessage([EXIT]);
+      Atomics.notify(slot.shared.cells, H_TASK);
       slot.port.onmessage = null;
       slot.port.close();
     }
