@@ -124,8 +124,9 @@ const FLUSH_MS = 5;
  * blocks in `Atomics.wait`, which wakes in a few µs without burning a core
  * (on a loaded machine a spinner takes the CPU its peer needs). Only then
  * does it park in `Atomics.waitAsync`, which frees its event loop but costs
- * ~20-80 µs to wake. Both bounded: at worst the worker's own timers and
- * port messages wait 0.2 ms (the owner wakes it when it posts).
+ * ~20-80 µs to wake. Both bounded: at worst the worker's own timers wait
+ * ~0.27 ms (the timeout plus the kernel's timer slack, measured); its port
+ * messages do not wait (the owner wakes it when it posts).
  */
 const SPIN_MS = 0.01;
 const BLOCK_MS = 0.2;

@@ -200,8 +200,9 @@ const MAX_BATCH = 64;
  * wakes in a few µs and leaves the core to the worker (a spinner on a loaded
  * machine takes the CPU its peer needs), before it parks in
  * `Atomics.waitAsync`, which frees the event loop but costs ~20-80 µs to
- * wake. The owner's event loop is held at most 0.1 ms per task, and not at
- * all once tasks stop finishing within it (`SpinPolicy`).
+ * wake. The owner's event loop is held at most ~0.17 ms per task (the
+ * timeout plus the kernel's timer slack, measured), and not at all once
+ * tasks stop finishing within it (`SpinPolicy`).
  */
 const SPIN_MS = 0.005;
 const BLOCK_MS = 0.1;
