@@ -647,6 +647,25 @@ Deno.test("a fast-path task that never ends is stopped by its timeout", async ()
   assert.equal(await pool.apply(square, [4]), 16);
 });
 
+Deno.test("aborting a running fast-path task rejects it and replaces its worker", async () => {
+  await using pool = new Pool(1);
+  const cells = new Int32Array(new SharedArrayBuffer(8));
+  await pool.apply(keepCells, [cells]);
+  await pool.apply(signalsThenBlocks, [false]);
+  const before = slotCounters.tasks;
+  const controller = new AbortController();
+  const result = pool.apply(signalsThenBlocks, [true], {
+    signal: controller.signal,
+  });
+  assert.equal(slotCounters.tasks, before + 1);
+  await started(cells);
+  const reason = new Error("gave up");
+  controller.abort(reason);
+  await assert.rejects(result, (e) => e === reason);
+  assert.equal(pool.stats.workersReplaced, 1);
+  assert.equal(await pool.apply(square, [6]), 36);
+});
+
 Deno.test("maxTasksPerChild counts fast-path tasks", async () => {
   await using pool = new Pool({ processes: 1, maxTasksPerChild: 3 });
   const before = slotCounters.tasks;
