@@ -1,7 +1,9 @@
 // The loop a pool worker runs. A pool worker is an ordinary daemon `Process`
 // (so it gets the foundation's naming, exit codes and terminate()) whose
 // target is `poolWorker`: it receives batches of tasks on a MessagePort,
-// runs them one at a time, and sends results back in batches.
+// runs them one at a time, and sends results back in batches. A single task
+// for an idle worker may instead arrive in its shared slot (the fast path,
+// see `_pool_slot.ts`); the worker serves both, one task at a time.
 //
 // Messages are plain arrays, not objects: structured clone of an array is a
 // little cheaper, and the sequential apply round trip is dominated by it.
@@ -13,6 +15,21 @@ import {
   revive,
   serializeError,
 } from "./reduction.ts";
+import {
+  H_DONE,
+  H_FN,
+  H_ID,
+  H_KIND,
+  H_STATUS,
+  H_TASK,
+  IN_SLOT,
+  openSlot,
+  PORTED,
+  readValue,
+  SpinPolicy,
+  spinWhile,
+  writeValue,
+} from "./_pool_slot.ts";
 
 /** Parent → worker: run tasks `[RUN, defs, tasks]`. */
 export const RUN = 0;
@@ -102,6 +119,19 @@ export const CELL_BUSY = 1;
 const FLUSH_MS = 5;
 
 /**
+ * After a slot task, how long the worker spins for the next one (the owner
+ * settles a result and submits the next task in a few µs), then how long it
+ * blocks in `Atomics.wait`, which wakes in a few µs without burning a core
+ * (on a loaded machine a spinner takes the CPU its peer needs). Only then
+ * does it park in `Atomics.waitAsync`, which frees its event loop but costs
+ * ~20-80 µs to wake. Both bounded: at worst the worker's own timers wait
+ * ~0.27 ms (the timeout plus the kernel's timer slack, measured); its port
+ * messages do not wait (the owner wakes it when it posts).
+ */
+const SPIN_MS = 0.01;
+const BLOCK_MS = 0.2;
+
+/**
  * The target of every pool worker. Runs `initializer(...initargs)`, then
  * serves tasks from `port` until told to exit or `maxTasks` have run
  * (`maxTasksPerChild`), which ends the process.
@@ -112,7 +142,10 @@ export async function poolWorker(
   initializer: TargetLocator | null,
   initargs: unknown[],
   maxTasks: number,
+  slotCells: Int32Array,
 ): Promise<void> {
+  const slot = openSlot(slotCells);
+  let slotStopped = false;
   const fns = new Map<number, (...args: unknown[]) => unknown>();
   const locators = new Map<number, TargetLocator>();
   const queue: TaskMessage[] = [];
@@ -134,6 +167,9 @@ export async function poolWorker(
   };
   const finish = () => {
     flush();
+    // Wakes the slot loop parked in waitAsync, which then ends.
+    slotStopped = true;
+    Atomics.notify(slotCells, H_TASK);
     port.onmessage = null;
     port.close();
     finished();
@@ -177,6 +213,79 @@ export async function poolWorker(
     }
   };
 
+  /** A result for the port: encoded, its transferables collected. */
+  const toMessage = (task: TaskMessage, value: unknown): ResultMessage => {
+    const encoded = task[2] === CALL
+      ? encode(value, "the task's result")
+      : encodeList(value as unknown[], "the task's results");
+    for (const t of encoded.transfer) transfer.push(t);
+    if (encoded.encoding === FLOATS) {
+      // Moved, not copied: the worker keeps no reference to it.
+      transfer.push((encoded.value as Float64Array).buffer as ArrayBuffer);
+    }
+    return [task[0], true, encoded.value, encoded.encoding];
+  };
+
+  /** Runs the task in the slot; its result goes back there, or by port. */
+  const runSlotTask = async (seq: number) => {
+    const task: TaskMessage = [
+      slotCells[H_ID],
+      slotCells[H_FN],
+      slotCells[H_KIND],
+      readValue(slot),
+      PLAIN,
+    ];
+    running = true;
+    Atomics.store(cells, CELL_STARTED, task[0]);
+    Atomics.store(cells, CELL_BUSY, 1);
+    let result: ResultMessage | undefined;
+    try {
+      const value = await run(task);
+      // Errors, shareable objects and big values take the port.
+      if (!writeValue(slot, value)) result = toMessage(task, value);
+    } catch (error) {
+      result = [task[0], false, serializeError(error), PLAIN];
+    }
+    Atomics.store(cells, CELL_BUSY, 0);
+    if (result !== undefined) {
+      results.push(result);
+      flush();
+    }
+    slotCells[H_STATUS] = result === undefined ? IN_SLOT : PORTED;
+    Atomics.store(slotCells, H_DONE, seq);
+    Atomics.notify(slotCells, H_DONE);
+    running = false;
+    if ((maxTasks > 0 && ++done >= maxTasks) || exiting) finish();
+  };
+
+  /** Serves slot tasks until the worker ends. */
+  const serveSlot = async () => {
+    const policy = new SpinPolicy();
+    let seen = Atomics.load(slotCells, H_TASK);
+    let spin = false;
+    while (!slotStopped) {
+      let seq = Atomics.load(slotCells, H_TASK);
+      if (seq === seen && spin && policy.shouldSpin()) {
+        seq = spinWhile(slotCells, H_TASK, seen, SPIN_MS);
+        if (seq === seen) {
+          Atomics.wait(slotCells, H_TASK, seen, BLOCK_MS);
+          seq = Atomics.load(slotCells, H_TASK);
+        }
+        policy.record(seq !== seen);
+      }
+      if (seq === seen) {
+        // Parked without blocking: port messages and timers still run.
+        const wait = Atomics.waitAsync(slotCells, H_TASK, seen);
+        if (wait.async) await wait.value;
+        spin = false;
+        continue;
+      }
+      seen = seq;
+      await runSlotTask(seq);
+      spin = true;
+    }
+  };
+
   const drain = async () => {
     running = true;
     while (queue.length > 0) {
@@ -185,16 +294,7 @@ export async function poolWorker(
       Atomics.store(cells, CELL_BUSY, 1);
       let result: ResultMessage;
       try {
-        const value = await run(task);
-        const encoded = task[2] === CALL
-          ? encode(value, "the task's result")
-          : encodeList(value as unknown[], "the task's results");
-        for (const t of encoded.transfer) transfer.push(t);
-        if (encoded.encoding === FLOATS) {
-          // Moved, not copied: the worker keeps no reference to it.
-          transfer.push((encoded.value as Float64Array).buffer as ArrayBuffer);
-        }
-        result = [task[0], true, encoded.value, encoded.encoding];
+        result = toMessage(task, await run(task));
       } catch (error) {
         result = [task[0], false, serializeError(error), PLAIN];
       }
@@ -240,6 +340,7 @@ export async function poolWorker(
   // When it became ready, on the shared clock: the owner may read this
   // message late (its thread busy), and timeouts count from here.
   port.postMessage([READY, performance.timeOrigin + performance.now()]);
+  void serveSlot();
   await end;
 }
 

@@ -6,6 +6,8 @@
  * task at a time. Unlike Python's pool, a worker that dies is replaced and
  * the task it ran fails with an error naming it (Python hangs:
  * python/cpython#96062), and tasks take a `timeout` and an `AbortSignal`.
+ * Tasks travel by MessagePort, in batches; a single small plain task for an
+ * idle worker takes a faster shared-memory slot instead (`_pool_slot.ts`).
  *
  * @module
  */
@@ -36,6 +38,7 @@ import {
   type FnDefinition,
   INIT_ERROR,
   MAP,
+  PLAIN,
   poolWorker,
   READY,
   type ResultMessage,
@@ -44,6 +47,23 @@ import {
   STARMAP,
   type TaskMessage,
 } from "./_pool_worker.ts";
+import {
+  createSlotCells,
+  H_DONE,
+  H_FN,
+  H_ID,
+  H_KIND,
+  H_STATUS,
+  H_TASK,
+  IN_SLOT,
+  openSlot,
+  readValue,
+  type Slot as SharedSlot,
+  slotCounters,
+  spinFor,
+  SpinPolicy,
+  writeValue,
+} from "./_pool_slot.ts";
 
 /** Options of `new Pool({...})`. */
 export interface PoolOptions<I extends unknown[] = unknown[]> {
@@ -152,6 +172,14 @@ interface Slot {
   known: Set<number>;
   sent: number;
   gone: boolean;
+  /** The fast path's shared slot (see `_pool_slot.ts`). */
+  shared: SharedSlot;
+  /** The task in the shared slot, until its result is taken. */
+  fastTask?: Task;
+  /** Its sequence number: `H_DONE` holds it once the result is written. */
+  fastSeq: number;
+  /** Whether the owner spins for its results (see `SpinPolicy`). */
+  spin: SpinPolicy;
 }
 
 /** Consecutive initializer failures after which the pool gives up. */
@@ -166,6 +194,18 @@ const MAX_INIT_FAILURES = 3;
 const WATCHDOG_MS = 20;
 /** Most tasks handed to a worker in one message. */
 const MAX_BATCH = 64;
+/**
+ * How long the owner spins for a fast-path result (a short task on a worker
+ * waiting for it answers in 1-3 µs), then blocks in `Atomics.wait`, which
+ * wakes in a few µs and leaves the core to the worker (a spinner on a loaded
+ * machine takes the CPU its peer needs), before it parks in
+ * `Atomics.waitAsync`, which frees the event loop but costs ~20-80 µs to
+ * wake. The owner's event loop is held at most ~0.17 ms per task (the
+ * timeout plus the kernel's timer slack, measured), and not at all once
+ * tasks stop finishing within it (`SpinPolicy`).
+ */
+const SPIN_MS = 0.005;
+const BLOCK_MS = 0.1;
 
 let workerCounter = 0;
 let taskCounter = 0;
@@ -297,6 +337,8 @@ export class Pool {
   #broken?: { error: unknown };
   #shutDown = false;
   #processes: Process[] = [];
+  /** Slots whose fast-path result the next spin looks for. */
+  #watched: Slot[] = [];
   #stats: PoolStats = {
     tasksCompleted: 0,
     tasksFailed: 0,
@@ -716,6 +758,7 @@ export class Pool {
   #spawn(): void {
     const channel = new NodeMessageChannel();
     const cells = new Int32Array(new SharedArrayBuffer(8));
+    const slotCells = createSlotCells();
     const name = `PoolWorker-${++workerCounter}`;
     const process = new Process({
       target: poolWorker,
@@ -725,6 +768,7 @@ export class Pool {
         this.#initializer,
         this.#initargs,
         this.#maxTasks,
+        slotCells,
       ],
       name,
       daemon: true,
@@ -741,6 +785,9 @@ export class Pool {
       known: new Set(),
       sent: 0,
       gone: false,
+      shared: openSlot(slotCells),
+      fastSeq: 0,
+      spin: new SpinPolicy(),
     };
     port.onmessage = (event) => this.#onMessage(slot, event.data);
     // The port never keeps the program alive: the watchdog does, while
@@ -758,6 +805,11 @@ export class Pool {
         for (const result of message[1] as ResultMessage[]) {
           const task = slot.inflight.shift();
           if (task === undefined || task.id !== result[0]) continue;
+          // A fast-path task whose result did not fit the slot.
+          if (slot.fastTask === task) {
+            slot.fastTask = undefined;
+            slotCounters.portedResults++;
+          }
           const value = result[1]
             ? decode(result[2], result[3])
             : deserializeError(result[2] as ErrorEnvelope);
@@ -857,6 +909,7 @@ export class Pool {
   }
 
   #send(slot: Slot, batch: Task[]): void {
+    if (batch.length === 1 && this.#sendFast(slot, batch[0])) return;
     const now = performance.now();
     const defs: FnDefinition[] = [];
     const messages: TaskMessage[] = [];
@@ -886,6 +939,140 @@ export class Pool {
       [RUN, defs.length > 0 ? defs : 0, messages],
       transfer,
     );
+    // A worker blocked a moment on its slot (see _pool_worker.ts) reads
+    // its port at once.
+    Atomics.notify(slot.shared.cells, H_TASK);
+  }
+
+  /**
+   * Hands one task to an idle, ready worker through its shared slot, when
+   * the worker already knows the function and the arguments are plain data
+   * that fit; returns false to use the port instead.
+   */
+  #sendFast(slot: Slot, task: Task): boolean {
+    if (
+      !slot.ready || task.encoding !== PLAIN || task.transfer.length > 0 ||
+      !slot.known.has(task.fn) || slot.fastTask !== undefined ||
+      !writeValue(slot.shared, task.payload)
+    ) {
+      return false;
+    }
+    const now = performance.now();
+    task.state = SENT;
+    task.slot = slot;
+    task.sentAt = now;
+    this.#stats.queuedMs += now - task.queuedAt;
+    slot.inflight.push(task);
+    slot.sent++;
+    slot.fastTask = task;
+    slotCounters.tasks++;
+    const cells = slot.shared.cells;
+    cells[H_FN] = task.fn;
+    cells[H_KIND] = task.kind;
+    cells[H_ID] = task.id;
+    slot.fastSeq = slot.fastSeq >= 0x3fffffff ? 1 : slot.fastSeq + 1;
+    // The store publishes the writes above to the worker's load.
+    Atomics.store(cells, H_TASK, slot.fastSeq);
+    Atomics.notify(cells, H_TASK);
+    this.#arm(task);
+    // Spin once for every slot sent to in this turn, after the caller's
+    // synchronous code: applyAsync() returns first, callbacks run later.
+    if (this.#watched.push(slot) === 1) queueMicrotask(this.#spin);
+    return true;
+  }
+
+  #spin = (): void => {
+    // Each slot with the task it was watched for: a task sent while this
+    // runs (by a callback) is watched by the next turn, not twice.
+    const watched = this.#watched.splice(0).map((slot) => ({
+      slot,
+      task: slot.fastTask,
+    }));
+    let slots = watched.map((w) => w.slot).filter((slot) =>
+      slot.spin.shouldSpin()
+    );
+    const start = performance.now();
+    let blocked = false;
+    while (slots.length > 0) {
+      slots = slots.filter((slot) => {
+        if (!this.#take(slot)) return true;
+        slot.spin.record(true);
+        return false;
+      });
+      if (slots.length === 0) break;
+      const left = start + SPIN_MS - performance.now();
+      if (left > 0) {
+        if (slots.length === 1) {
+          const { shared, fastSeq } = slots[0];
+          spinFor(shared.cells, H_DONE, fastSeq, left);
+        }
+      } else if (slots.length === 1 && !blocked) {
+        // One worker to wait for: block on it once (several: park them).
+        blocked = true;
+        const { shared, fastSeq } = slots[0];
+        const now = Atomics.load(shared.cells, H_DONE);
+        if (now !== fastSeq) {
+          Atomics.wait(shared.cells, H_DONE, now, BLOCK_MS);
+        }
+      } else {
+        break;
+      }
+    }
+    for (const slot of slots) slot.spin.record(false);
+    for (const { slot, task } of watched) {
+      if (task !== undefined && slot.fastTask === task && !slot.gone) {
+        this.#park(slot, task);
+      }
+    }
+  };
+
+  /** Waits for a fast-path result without blocking the owner's loop. */
+  #park(slot: Slot, task: Task): void {
+    const cells = slot.shared.cells;
+    const now = Atomics.load(cells, H_DONE);
+    if (now === slot.fastSeq) {
+      this.#take(slot);
+      return;
+    }
+    const wait = Atomics.waitAsync(cells, H_DONE, now);
+    const wake = () => {
+      // Woken by the result, by #drop, or by a stale store: look again.
+      if (slot.gone || slot.fastTask !== task) return;
+      if (!this.#take(slot)) this.#park(slot, task);
+    };
+    if (wait.async) void wait.value.then(wake);
+    else wake();
+  }
+
+  /**
+   * Takes the slot's result when the worker has written it; returns false
+   * while it has not (true also when there is nothing to take).
+   */
+  #take(slot: Slot): boolean {
+    const task = slot.fastTask;
+    if (task === undefined || slot.gone) return true;
+    const cells = slot.shared.cells;
+    if (Atomics.load(cells, H_DONE) !== slot.fastSeq) return false;
+    if (cells[H_STATUS] === IN_SLOT) {
+      const value = readValue(slot.shared);
+      slot.fastTask = undefined;
+      this.#onMessage(slot, [RESULTS, [[task.id, true, value, PLAIN]]]);
+    } else {
+      // The result went through the port, before H_DONE: take it now.
+      this.#receive(slot);
+    }
+    return true;
+  }
+
+  /** Handles the messages already waiting in a worker's port. */
+  #receive(slot: Slot): void {
+    while (!slot.gone) {
+      const received = receiveMessageOnPort(slot.port as never) as
+        | { message: unknown[] }
+        | undefined;
+      if (received === undefined) break;
+      this.#onMessage(slot, received.message);
+    }
   }
 
   /** Starts a task's timeout, once its worker can start it. */
@@ -926,15 +1113,10 @@ export class Pool {
   #died(slot: Slot): void {
     if (slot.gone) return;
     // Messages it sent before it ended (results, an initializer's error)
-    // may still wait in the port: take them first.
-    for (;;) {
-      const received = receiveMessageOnPort(slot.port as never) as
-        | { message: unknown[] }
-        | undefined;
-      if (received === undefined) break;
-      this.#onMessage(slot, received.message);
-      if (slot.gone) return;
-    }
+    // may still wait in the port, or a result in its slot: take them first.
+    this.#receive(slot);
+    this.#take(slot);
+    if (slot.gone) return;
     this.#drop(slot);
     const how = `ended (exit code ${slot.process.exitCode})`;
     if (!slot.ready) {
@@ -1007,6 +1189,8 @@ export class Pool {
 
   #drop(slot: Slot): void {
     slot.gone = true;
+    // Releases a waitAsync parked on the slot (it sees `gone` and stops).
+    Atomics.notify(slot.shared.cells, H_DONE);
     slot.port.onmessage = null;
     slot.port.close();
     const index = this.#slots.indexOf(slot);
@@ -1138,6 +1322,7 @@ export class Pool {
     for (const slot of this.#slots.splice(0)) {
       slot.gone = true;
       slot.port.postMessage([EXIT]);
+      Atomics.notify(slot.shared.cells, H_TASK);
       slot.port.onmessage = null;
       slot.port.close();
     }

@@ -14,15 +14,19 @@ import {
   countInWorker,
   doubleLater,
   doubleMoney,
+  echo,
   exitsWorker,
   failingInitializer,
   failsWithCause,
   failsWithProcessError,
   initialize,
   initialized,
+  keepCells,
   Money,
   postsOn,
+  repeat,
   returnsFunction,
+  signalsThenBlocks,
   spinsForever,
   square,
   throwsAfterReturning,
@@ -30,6 +34,7 @@ import {
   workerName,
 } from "./fixtures/pool_tasks.ts";
 import { assertNoChildren, runProgram, until } from "./_helpers.ts";
+import { slotCounters } from "../src/_pool_slot.ts";
 
 /** Waits until a worker's task has set `cells[0]`, without sleeping. */
 async function started(cells: Int32Array): Promise<void> {
@@ -507,4 +512,167 @@ Deno.test("the program exits after a stuck task was abandoned", async () => {
   assert.match(result.stdout, /timeout: TimeoutError/);
   assert.match(result.stdout, /abort: gave up/);
   assert.match(result.stdout, /still works: 81/);
+  assert.match(result.stdout, /fast path: 25/);
+});
+
+// The fast path: a single task for an idle worker, and its result, travel
+// through a shared slot (src/_pool_slot.ts) when they are small plain data.
+
+Deno.test("small plain arguments and results travel through the shared slot, exactly", async () => {
+  await using pool = new Pool(1);
+  await pool.apply(echo, [0]); // the worker learns the function by port
+  const values: unknown[] = [
+    42,
+    -0,
+    NaN,
+    -Infinity,
+    "héllo \ud800 wörld", // a lone surrogate survives
+    "x".repeat(1000),
+    true,
+    false,
+    null,
+    undefined,
+    [1, "a", [null, undefined]],
+    { a: 1, b: { c: "d", e: [] }, "": 0 },
+    JSON.parse('{"__proto__": 1}'),
+  ];
+  const before = { ...slotCounters };
+  for (const value of values) {
+    assert.deepEqual(await pool.apply(echo, [value]), value);
+  }
+  const proto = await pool.apply(echo, [
+    JSON.parse('{"__proto__": 1}'),
+  ]) as object;
+  assert.equal(Object.getPrototypeOf(proto), Object.prototype);
+  assert.equal(Object.hasOwn(proto, "__proto__"), true);
+  // As structured clone does, a null-prototype object comes back plain.
+  const bare = Object.assign(Object.create(null), { k: "v" });
+  assert.deepEqual(await pool.apply(echo, [bare]), { k: "v" });
+  assert.equal(slotCounters.tasks - before.tasks, values.length + 2);
+  assert.equal(slotCounters.portedResults, before.portedResults);
+});
+
+Deno.test("values the slot cannot hold keep the port, with structured clone's meaning", async () => {
+  await using pool = new Pool(1);
+  await pool.apply(echo, [0]);
+  const shared = { a: 1 };
+  const sparse = [1, , 3];
+  const named = Object.assign([1, 2], { extra: true });
+  const before = slotCounters.tasks;
+  const twice = await pool.apply(echo, [[shared, shared]]) as object[];
+  assert.equal(twice[0], twice[1]); // one object, as clone keeps it
+  const holes = await pool.apply(echo, [sparse]) as number[];
+  assert.equal(1 in holes, false);
+  assert.deepEqual(await pool.apply(echo, [named]), named);
+  assert.deepEqual(
+    await pool.apply(echo, [new Map([[1, 2]])]),
+    new Map([[1, 2]]),
+  );
+  assert.equal(await pool.apply(echo, [10n]), 10n);
+  assert.deepEqual(await pool.apply(echo, [new Date(5)]), new Date(5));
+  assert.equal(slotCounters.tasks, before);
+});
+
+Deno.test("arguments too big for the slot take the port", async () => {
+  await using pool = new Pool(1);
+  await pool.apply(echo, [0]);
+  const before = slotCounters.tasks;
+  const big = "y".repeat(100_000);
+  assert.equal(await pool.apply(echo, [big]), big);
+  assert.equal(slotCounters.tasks, before);
+});
+
+Deno.test("a fast-path result too big for the slot comes back through the port", async () => {
+  await using pool = new Pool(1);
+  await pool.apply(repeat, ["ab", 1]);
+  const before = { ...slotCounters };
+  assert.equal(await pool.apply(repeat, ["ab", 40_000]), "ab".repeat(40_000));
+  assert.equal(await pool.apply(repeat, ["ab", 2]), "abab");
+  assert.equal(slotCounters.tasks - before.tasks, 2);
+  assert.equal(slotCounters.portedResults - before.portedResults, 1);
+});
+
+Deno.test("a fast-path task that throws rejects with its own error", async () => {
+  await using pool = new Pool(1);
+  await pool.apply(failsWithCause, ["first"]).catch(() => {});
+  const before = { ...slotCounters };
+  const error = await pool.apply(failsWithCause, ["boom"]).then(
+    () => undefined,
+    (e) => e,
+  );
+  assert.ok(error instanceof RangeError);
+  assert.equal(error.message, "boom");
+  assert.ok(error.cause instanceof TypeError);
+  assert.equal(slotCounters.tasks - before.tasks, 1);
+  assert.equal(slotCounters.portedResults - before.portedResults, 1);
+  assert.equal(await pool.apply(echo, ["after"]), "after");
+});
+
+Deno.test("a fast-path task whose worker is killed mid-task fails naming it", async () => {
+  const pool = new Pool(1);
+  const cells = new Int32Array(new SharedArrayBuffer(8));
+  await pool.apply(keepCells, [cells]);
+  await pool.apply(signalsThenBlocks, [false]);
+  const before = slotCounters.tasks;
+  const result = pool.applyAsync(signalsThenBlocks, [true]);
+  assert.equal(slotCounters.tasks, before + 1);
+  await started(cells);
+  const [worker] = poolWorkers();
+  worker.terminate();
+  const error = await result.get().then(() => undefined, (e) => e);
+  assert.ok(error instanceof ProcessError);
+  assert.match(
+    error.message,
+    new RegExp(`${worker.name} .*-15.* while running this task`),
+  );
+  assert.equal(await pool.apply(square, [3]), 9);
+  assert.equal(pool.stats.workersReplaced, 1);
+  pool.close();
+  await pool.join();
+  assertNoChildren();
+});
+
+Deno.test("a fast-path task that never ends is stopped by its timeout", async () => {
+  await using pool = new Pool(1);
+  const cells = new Int32Array(new SharedArrayBuffer(8));
+  await pool.apply(keepCells, [cells]);
+  await pool.apply(signalsThenBlocks, [false]);
+  const before = slotCounters.tasks;
+  await assert.rejects(
+    pool.apply(signalsThenBlocks, [true], { timeout: 100 }),
+    TimeoutError,
+  );
+  assert.equal(slotCounters.tasks, before + 1);
+  assert.equal(pool.stats.workersReplaced, 1);
+  assert.equal(await pool.apply(square, [4]), 16);
+});
+
+Deno.test("aborting a running fast-path task rejects it and replaces its worker", async () => {
+  await using pool = new Pool(1);
+  const cells = new Int32Array(new SharedArrayBuffer(8));
+  await pool.apply(keepCells, [cells]);
+  await pool.apply(signalsThenBlocks, [false]);
+  const before = slotCounters.tasks;
+  const controller = new AbortController();
+  const result = pool.apply(signalsThenBlocks, [true], {
+    signal: controller.signal,
+  });
+  assert.equal(slotCounters.tasks, before + 1);
+  await started(cells);
+  const reason = new Error("gave up");
+  controller.abort(reason);
+  await assert.rejects(result, (e) => e === reason);
+  assert.equal(pool.stats.workersReplaced, 1);
+  assert.equal(await pool.apply(square, [6]), 36);
+});
+
+Deno.test("maxTasksPerChild counts fast-path tasks", async () => {
+  await using pool = new Pool({ processes: 1, maxTasksPerChild: 3 });
+  const before = slotCounters.tasks;
+  const counts: number[] = [];
+  for (let i = 0; i < 9; i++) counts.push(await pool.apply(countInWorker));
+  assert.deepEqual(counts, [1, 2, 3, 1, 2, 3, 1, 2, 3]);
+  // Each new worker learns the function by port, then takes the slot.
+  assert.equal(slotCounters.tasks - before, 6);
+  assert.equal(pool.stats.workersRecycled >= 2, true);
 });
