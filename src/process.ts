@@ -31,6 +31,20 @@ import { locateTarget, resolveTarget, type TargetLocator } from "./spawn.ts";
 /**
  * Options of `new Process(...)`. `args` is required when the target has
  * required parameters, and is checked against them.
+ *
+ * @example Options typed for a target
+ * ```ts
+ * import type { ProcessOptions } from "@seed/multiprocessing";
+ * import { greet } from "../tests/fixtures/targets.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: ProcessOptions<[string]> = {
+ *   target: greet,
+ *   args: ["ada"],
+ *   name: "greeter",
+ * };
+ * assert.equal(options.args[0], "ada");
+ * ```
  */
 export type ProcessOptions<A extends unknown[] = unknown[]> =
   & {

@@ -23,7 +23,28 @@ import {
   TimeoutError,
 } from "./errors.ts";
 
-/** What a reducer may ask for while it reduces a value. */
+/**
+ * What a reducer may ask for while it reduces a value: where the value
+ * stands, and a way to move (not copy) a port or buffer with the message.
+ *
+ * @example A reducer that moves a port with the message
+ * ```ts
+ * import { type ReduceContext, registerReducer } from "@seed/multiprocessing";
+ *
+ * class Inbox {
+ *   constructor(readonly port: MessagePort) {}
+ * }
+ * registerReducer({
+ *   name: "example.Inbox",
+ *   type: Inbox,
+ *   reduce(inbox: Inbox, context: ReduceContext) {
+ *     context.transfer(inbox.port);
+ *     return inbox.port;
+ *   },
+ *   revive: (port: MessagePort) => new Inbox(port),
+ * });
+ * ```
+ */
 export interface ReduceContext {
   /** Where the value stands in the message, such as `args[1].queue`. */
   readonly path: string;
@@ -36,6 +57,22 @@ export interface ReduceContext {
  *
  * `reduce` turns an instance into structured-cloneable state; `revive`
  * rebuilds an equivalent instance from that state on the receiving side.
+ *
+ * @example A counter shared by reference
+ * ```ts
+ * import { type Reducer, registerReducer } from "@seed/multiprocessing";
+ *
+ * class Counter {
+ *   constructor(readonly cells: Int32Array = new Int32Array(new SharedArrayBuffer(4))) {}
+ * }
+ * const reducer: Reducer<Counter, Int32Array> = {
+ *   name: "example.Counter",
+ *   type: Counter,
+ *   reduce: (counter) => counter.cells,
+ *   revive: (cells) => new Counter(cells),
+ * };
+ * registerReducer(reducer);
+ * ```
  */
 export interface Reducer<T extends object, S> {
   /** A name unique among reducers, such as `"Queue"`. */

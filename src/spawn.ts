@@ -25,7 +25,19 @@ export interface TargetLocator {
   source?: string;
 }
 
-/** A function or class that a process can run (a target, a task). */
+/**
+ * A function or class that a process can run (a target, a task), as
+ * {@linkcode registerTargets} accepts them.
+ *
+ * @example
+ * ```ts
+ * import type { Callable } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const targets: Record<string, Callable> = { square: (x: number) => x * x };
+ * assert.equal(typeof targets.square, "function");
+ * ```
+ */
 // deno-lint-ignore ban-types
 export type Callable = Function;
 
