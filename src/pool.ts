@@ -65,7 +65,26 @@ import {
   writeValue,
 } from "./_pool_slot.ts";
 
-/** Options of `new Pool({...})`. */
+/**
+ * Options of `new Pool({...})`.
+ *
+ * @example
+ * ```ts
+ * import { Pool, type PoolOptions } from "@seed/multiprocessing";
+ * import { initialize, initialized } from "../tests/fixtures/pool_tasks.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: PoolOptions<[string]> = {
+ *   processes: 1,
+ *   initializer: initialize,
+ *   initargs: ["configured"],
+ *   maxTasksPerChild: 100,
+ * };
+ * await using pool = new Pool(options);
+ * assert.equal(pool.processes, 1);
+ * assert.equal(await pool.apply(initialized), "configured");
+ * ```
+ */
 export interface PoolOptions<I extends unknown[] = unknown[]> {
   /** How many workers; `cpuCount()` by default. */
   processes?: number;
@@ -77,7 +96,21 @@ export interface PoolOptions<I extends unknown[] = unknown[]> {
   maxTasksPerChild?: number;
 }
 
-/** Per-task limits, for every method that submits work. */
+/**
+ * Per-task limits, for every method that submits work.
+ *
+ * @example
+ * ```ts
+ * import { Pool, type TaskOptions, TimeoutError } from "@seed/multiprocessing";
+ * import { burn } from "../tests/fixtures/pool_tasks.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const limits: TaskOptions = { timeout: 50 };
+ * await using pool = new Pool(1);
+ * // The task would busy-wait for 10 s: it is stopped after 50 ms.
+ * await assert.rejects(pool.apply(burn, [10_000], limits), TimeoutError);
+ * ```
+ */
 export interface TaskOptions {
   /**
    * Milliseconds a task may run, counted from when a worker starts it (not
@@ -93,7 +126,27 @@ export interface TaskOptions {
   signal?: AbortSignal;
 }
 
-/** Options of `applyAsync`: limits and Python's callbacks. */
+/**
+ * Options of `applyAsync`: limits and Python's callbacks.
+ *
+ * @example
+ * ```ts
+ * import { type ApplyAsyncOptions, Pool } from "@seed/multiprocessing";
+ * import { failsWithCause } from "../tests/fixtures/pool_tasks.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const failures: unknown[] = [];
+ * const options: ApplyAsyncOptions<never> = {
+ *   errorCallback: (error) => failures.push(error),
+ *   timeout: 5000,
+ * };
+ * await using pool = new Pool(1);
+ * const result = pool.applyAsync(failsWithCause, ["bad input"], options);
+ * assert.equal(await result.wait(), true);
+ * assert.equal(result.successful(), false);
+ * assert.ok(failures[0] instanceof RangeError);
+ * ```
+ */
 export interface ApplyAsyncOptions<R> extends TaskOptions {
   /** Called with the result, in the pool's owner, before `ready()` turns true. */
   callback?: (result: R) => void;
@@ -101,13 +154,47 @@ export interface ApplyAsyncOptions<R> extends TaskOptions {
   errorCallback?: (error: unknown) => void;
 }
 
-/** Options of the `map` family. */
+/**
+ * Options of the `map` family.
+ *
+ * @example
+ * ```ts
+ * import { type MapOptions, Pool } from "@seed/multiprocessing";
+ * import { square } from "../tests/fixtures/pool_tasks.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: MapOptions = { chunksize: 2, timeout: 5000 };
+ * await using pool = new Pool(1);
+ * const squares = await pool.map(square, [1, 2, 3, 4, 5], options);
+ * assert.deepEqual(squares, [1, 4, 9, 16, 25]);
+ * assert.equal(pool.stats.tasksCompleted, 3); // chunks of 2, 2 and 1 items
+ * ```
+ */
 export interface MapOptions extends TaskOptions {
   /** Items per task; Python's default rule when omitted (see `map`). */
   chunksize?: number;
 }
 
-/** Options of `mapAsync`/`starmapAsync`. */
+/**
+ * Options of `mapAsync`/`starmapAsync`.
+ *
+ * @example
+ * ```ts
+ * import { type MapAsyncOptions, Pool } from "@seed/multiprocessing";
+ * import { square } from "../tests/fixtures/pool_tasks.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const totals: number[] = [];
+ * const options: MapAsyncOptions<number> = {
+ *   chunksize: 2,
+ *   callback: (results) => totals.push(results.reduce((a, b) => a + b, 0)),
+ * };
+ * await using pool = new Pool(1);
+ * const result = pool.mapAsync(square, [1, 2, 3], options);
+ * assert.deepEqual(await result.get(), [1, 4, 9]);
+ * assert.deepEqual(totals, [14]);
+ * ```
+ */
 export interface MapAsyncOptions<R> extends MapOptions {
   /** Called with the list of results. */
   callback?: (result: R[]) => void;
@@ -115,7 +202,23 @@ export interface MapAsyncOptions<R> extends MapOptions {
   errorCallback?: (error: unknown) => void;
 }
 
-/** What a pool has done so far (see `Pool.stats`). */
+/**
+ * What a pool has done so far (see `Pool.stats`).
+ *
+ * @example
+ * ```ts
+ * import { Pool, type PoolStats } from "@seed/multiprocessing";
+ * import { square } from "../tests/fixtures/pool_tasks.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using pool = new Pool(1);
+ * await pool.map(square, [1, 2, 3], 1);
+ * const stats: PoolStats = pool.stats;
+ * assert.equal(stats.tasksCompleted, 3);
+ * assert.equal(stats.tasksFailed, 0);
+ * assert.equal(stats.workersStarted, 1);
+ * ```
+ */
 export interface PoolStats {
   /** Tasks (a `map` chunk is one task) that returned a result. */
   tasksCompleted: number;

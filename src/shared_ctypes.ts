@@ -23,7 +23,19 @@ import {
   RLock,
 } from "./synchronize.ts";
 
-/** A typecode of Python's `array` module, plus `c`. */
+/**
+ * A typecode of Python's `array` module, plus `c`.
+ *
+ * @example
+ * ```ts
+ * import { RawArray, type Typecode } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const codes: Typecode[] = ["b", "h", "i", "q", "d", "c"];
+ * const sizes = codes.map((code) => RawArray(code, 1).view.BYTES_PER_ELEMENT);
+ * assert.deepEqual(sizes, [1, 2, 4, 8, 8, 1]);
+ * ```
+ */
 export type Typecode =
   | "b"
   | "B"
@@ -39,12 +51,41 @@ export type Typecode =
   | "d"
   | "c";
 
-/** What an element of typecode `C` reads as in JavaScript. */
+/**
+ * What an element of typecode `C` reads as in JavaScript.
+ *
+ * @example
+ * ```ts
+ * import { type ElementOf, RawValue } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const big: ElementOf<"q"> = 2n ** 40n; // 64-bit: a bigint
+ * const char: ElementOf<"c"> = "x"; // a one-byte string
+ * const real: ElementOf<"d"> = 0.5; // everything else: a number
+ * assert.equal(RawValue("q", big).value, big);
+ * assert.equal(RawValue("c", char).value, "x");
+ * assert.equal(RawValue("d", real).value, 0.5);
+ * ```
+ */
 export type ElementOf<C extends Typecode> = C extends "q" | "Q" ? bigint
   : C extends "c" ? string
   : number;
 
-/** The typed array under a shared array or value. */
+/**
+ * The typed array under a shared array or value.
+ *
+ * @example
+ * ```ts
+ * import { RawArray, type View } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const a = RawArray("i", [1, 2, 3]);
+ * const view: View = a.view;
+ * assert.ok(view instanceof Int32Array);
+ * view[0] = 10; // the same memory as the array
+ * assert.equal(a[0], 10);
+ * ```
+ */
 export type View =
   | Int8Array
   | Uint8Array
@@ -282,7 +323,21 @@ function makeValue<C extends Typecode>(
   return value;
 }
 
-/** Python's `RawValue`: callable with or without `new`. */
+/**
+ * Python's `RawValue`: callable with or without `new`.
+ *
+ * @example
+ * ```ts
+ * import { CValue, RawValue, type RawValueFactory } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const make: RawValueFactory = RawValue;
+ * const called = make("i", 7);
+ * const constructed = new make("i", 7);
+ * assert.ok(called instanceof CValue && constructed instanceof CValue);
+ * assert.equal(called.value, constructed.value);
+ * ```
+ */
 export interface RawValueFactory {
   /** A value without a lock; `initial` is 0 (or `"\0"`) by default. */
   <C extends Typecode>(typecode: C, initial?: ElementOf<C>): CValue<C>;
@@ -313,7 +368,26 @@ RawValue.prototype = CValue.prototype;
 
 // Synchronized value ---------------------------------------------------------
 
-/** What `Value()` options accept. */
+/**
+ * What `Value()` options accept.
+ *
+ * @example One lock guarding two shared objects
+ * ```ts
+ * import {
+ *   Lock,
+ *   SharedArray,
+ *   type SharedOptions,
+ *   Value,
+ * } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const shared = { lock: new Lock() } satisfies SharedOptions;
+ * const count = Value("i", 0, shared);
+ * const totals = SharedArray("i", 2, shared);
+ * assert.equal(count.getLock(), shared.lock);
+ * assert.equal(totals.getLock(), shared.lock);
+ * ```
+ */
 export interface SharedOptions {
   /**
    * `true` (default): a new `RLock` guards the object; `false`: no lock
@@ -417,7 +491,25 @@ export class Synchronized<C extends Typecode = Typecode> {
   }
 }
 
-/** Python's `Value`: callable with or without `new`. */
+/**
+ * Python's `Value`: callable with or without `new`.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   CValue,
+ *   Synchronized,
+ *   Value,
+ *   type ValueFactory,
+ * } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const make: ValueFactory = Value;
+ * assert.ok(make("i", 1) instanceof Synchronized);
+ * // With `lock: false`, the raw value.
+ * assert.ok(new make("i", 1, { lock: false }) instanceof CValue);
+ * ```
+ */
 export interface ValueFactory {
   /** A value guarded by a lock (unless `lock: false`). */
   <C extends Typecode>(
@@ -681,7 +773,19 @@ function makeArray<C extends Typecode>(
   return array;
 }
 
-/** Python's `RawArray`: callable with or without `new`. */
+/**
+ * Python's `RawArray`: callable with or without `new`.
+ *
+ * @example
+ * ```ts
+ * import { RawArray, type RawArrayFactory } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const make: RawArrayFactory = RawArray;
+ * assert.deepEqual([...make("B", 3)], [0, 0, 0]); // a size: zeros
+ * assert.deepEqual([...new make("B", [1, 2])], [1, 2]); // values
+ * ```
+ */
 export interface RawArrayFactory {
   /** An array without a lock, of `size` zeros or of the given values. */
   <C extends Typecode>(
@@ -839,7 +943,25 @@ export class SynchronizedArray<C extends Typecode = Typecode> {
   }
 }
 
-/** Python's `Array`: callable with or without `new`. */
+/**
+ * Python's `Array`: callable with or without `new`.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   CArray,
+ *   SharedArray,
+ *   type SharedArrayFactory,
+ *   SynchronizedArray,
+ * } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const make: SharedArrayFactory = SharedArray;
+ * assert.ok(make("d", 2) instanceof SynchronizedArray);
+ * // With `lock: false`, the raw array.
+ * assert.ok(new make("d", [1.5], { lock: false }) instanceof CArray);
+ * ```
+ */
 export interface SharedArrayFactory {
   /** An array guarded by a lock, of `size` zeros or of the given values. */
   <C extends Typecode>(

@@ -35,7 +35,23 @@ import {
 import { describe, registerReducer } from "./reduction.ts";
 import { locateTarget, resolveTarget, type TargetLocator } from "./spawn.ts";
 
-/** Options of `acquire()` and `acquireSync()`, as Python's arguments. */
+/**
+ * Options of `acquire()` and `acquireSync()`, as Python's arguments.
+ *
+ * @example
+ * ```ts
+ * import { type AcquireOptions, Lock } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const tryOnce: AcquireOptions = { block: false };
+ * const briefly: AcquireOptions = { timeout: 10 };
+ * const lock = new Lock();
+ * assert.equal(lock.acquireSync(tryOnce), true);
+ * assert.equal(lock.acquireSync(tryOnce), false); // held: no waiting
+ * assert.equal(await lock.acquire(briefly), false); // gave up after 10 ms
+ * lock.release();
+ * ```
+ */
 export interface AcquireOptions {
   /** `false` tries once and returns at once; `true` by default. */
   block?: boolean;
@@ -46,6 +62,21 @@ export interface AcquireOptions {
 /**
  * What `hold()` and `holdSync()` return: releases on scope exit with
  * `using`, so that a throw never leaves the primitive held.
+ *
+ * @example
+ * ```ts
+ * import { type Held, Semaphore } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const sem = new Semaphore(1);
+ * {
+ *   using held: Held = await sem.hold();
+ *   assert.equal(sem.getValue(), 0);
+ *   held.release(); // early: the scope's exit then gives nothing back
+ *   assert.equal(sem.getValue(), 1);
+ * }
+ * assert.equal(sem.getValue(), 1);
+ * ```
  */
 export interface Held extends Disposable {
   /** Releases now; the scope's exit then does nothing. */
@@ -1064,7 +1095,24 @@ const SLOTS = 2;
 const CONDITION_CAPACITY = 256;
 const COND_CELLS = SLOTS + 2 * CONDITION_CAPACITY;
 
-/** A lock a `Condition` can use. */
+/**
+ * A lock a `Condition` can use.
+ *
+ * @example
+ * ```ts
+ * import { Condition, type ConditionLock, Lock } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const lock: ConditionLock = new Lock();
+ * const cond = new Condition(lock);
+ * assert.equal(cond.lock, lock);
+ * {
+ *   using _held = await cond.hold();
+ *   assert.equal(lock.locked(), true); // holding the condition holds the lock
+ * }
+ * assert.equal(lock.locked(), false);
+ * ```
+ */
 export type ConditionLock = Lock | RLock;
 
 /**
@@ -1320,7 +1368,21 @@ const B_STATE = 0;
 const B_COUNT = 1;
 const B_PARTIES = 2;
 
-/** Options of `new Barrier(parties, options)`. */
+/**
+ * Options of `new Barrier(parties, options)`.
+ *
+ * @example
+ * ```ts
+ * import { Barrier, type BarrierOptions } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * let actions = 0;
+ * const options: BarrierOptions = { action: () => actions++, timeout: 1000 };
+ * const barrier = new Barrier(1, options);
+ * assert.equal(await barrier.wait(), 0);
+ * assert.equal(actions, 1); // run once all parties had arrived
+ * ```
+ */
 export interface BarrierOptions {
   /**
    * Called by one of the parties when all have arrived, before any is
