@@ -22,7 +22,7 @@ import {
 } from "./fixtures/mailboxes.ts";
 import { noop } from "./fixtures/targets.ts";
 import { Pool } from "../mod.ts";
-import { assertNoChildren } from "./_helpers.ts";
+import { assertNoChildren, until } from "./_helpers.ts";
 import { Mailbox } from "../src/_transport.ts";
 import { encode, outbox } from "../src/_codec.ts";
 
@@ -280,9 +280,15 @@ Deno.test("a producer that put 10 MB and returned is joined before the queue is 
 
 Deno.test("a process blocked in getSync ends at once when terminated", async () => {
   const q = new Queue();
-  const p = new Process({ target: blockInGet, args: [q] });
+  const started = new Int32Array(new SharedArrayBuffer(4));
+  const p = new Process({ target: blockInGet, args: [q, started] });
   p.start();
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await until(
+    () => Atomics.load(started, 0) === 1,
+    10_000,
+    "the child to call getSync",
+  );
+  assert.equal(await p.join(20), null); // blocked, not ended
   p.terminate();
   assert.equal(await p.join(2000), -15);
   assertNoChildren();
