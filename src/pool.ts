@@ -295,6 +295,8 @@ const MAX_INIT_FAILURES = 3;
  * outstanding; an idle pool keeps nothing alive.
  */
 const WATCHDOG_MS = 20;
+/** The same check while the pool is idle: 4 wake-ups a second, not 50. */
+const IDLE_WATCHDOG_MS = 250;
 /** Most tasks handed to a worker in one message. */
 const MAX_BATCH = 64;
 /**
@@ -436,6 +438,7 @@ export class Pool {
   #feeders = 0;
   #idle?: ReturnType<typeof signalled<void>>;
   #watchdog?: ReturnType<typeof setInterval>;
+  #watchdogIdle = false;
   #initFailures = 0;
   #broken?: { error: unknown };
   #shutDown = false;
@@ -1367,10 +1370,17 @@ export class Pool {
    */
   #busy(busy: boolean): void {
     if (busy) {
+      if (this.#watchdogIdle) this.#stopWatchdog();
       this.#watchdog ??= setInterval(() => this.#check(), WATCHDOG_MS);
       Deno.refTimer(this.#watchdog);
+      this.#watchdogIdle = false;
     } else if (this.#watchdog !== undefined) {
+      // Idle, a dead worker only needs replacing before the next task:
+      // check rarely, and never keep the program alive for it.
+      this.#stopWatchdog();
+      this.#watchdog = setInterval(() => this.#check(), IDLE_WATCHDOG_MS);
       Deno.unrefTimer(this.#watchdog);
+      this.#watchdogIdle = true;
     }
   }
 
