@@ -295,8 +295,10 @@ const MAX_INIT_FAILURES = 3;
  * outstanding; an idle pool keeps nothing alive.
  */
 const WATCHDOG_MS = 20;
-/** The same check while the pool is idle: 4 wake-ups a second, not 50. */
+/** The same check once the pool is idle: 4 wake-ups a second, not 50. */
 const IDLE_WATCHDOG_MS = 250;
+/** How long without work before the pool checks at the idle pace. */
+const IDLE_AFTER_MS = 500;
 /** Most tasks handed to a worker in one message. */
 const MAX_BATCH = 64;
 /**
@@ -439,6 +441,7 @@ export class Pool {
   #idle?: ReturnType<typeof signalled<void>>;
   #watchdog?: ReturnType<typeof setInterval>;
   #watchdogIdle = false;
+  #idleChecks = 0;
   #initFailures = 0;
   #broken?: { error: unknown };
   #shutDown = false;
@@ -1374,14 +1377,27 @@ export class Pool {
       this.#watchdog ??= setInterval(() => this.#check(), WATCHDOG_MS);
       Deno.refTimer(this.#watchdog);
       this.#watchdogIdle = false;
+      this.#idleChecks = 0;
     } else if (this.#watchdog !== undefined) {
-      // Idle, a dead worker only needs replacing before the next task:
-      // check rarely, and never keep the program alive for it.
-      this.#stopWatchdog();
-      this.#watchdog = setInterval(() => this.#check(), IDLE_WATCHDOG_MS);
       Deno.unrefTimer(this.#watchdog);
-      this.#watchdogIdle = true;
     }
+  }
+
+  /**
+   * After a while without work, a dead worker only needs replacing before
+   * the next task: check rarely (the busy interval stays during short gaps,
+   * so that sequential tasks only toggle its ref).
+   */
+  #slowDownWhenIdle(): void {
+    if (this.#watchdogIdle || this.#outstanding > 0) {
+      this.#idleChecks = 0;
+      return;
+    }
+    if (++this.#idleChecks * WATCHDOG_MS < IDLE_AFTER_MS) return;
+    this.#stopWatchdog();
+    this.#watchdog = setInterval(() => this.#check(), IDLE_WATCHDOG_MS);
+    Deno.unrefTimer(this.#watchdog);
+    this.#watchdogIdle = true;
   }
 
   #stopWatchdog(): void {
@@ -1390,6 +1406,7 @@ export class Pool {
   }
 
   #check(): void {
+    this.#slowDownWhenIdle();
     for (const slot of this.#slots.slice()) {
       if (!slot.gone && slot.process.exitCode !== null) this.#died(slot);
     }
