@@ -5,6 +5,7 @@ import {
   attachByName,
   attachExpectMissing,
   attachInGrandchild,
+  createAndPublish,
   createNamed,
   lookupWhileChildEnds,
   writeHello,
@@ -173,5 +174,27 @@ Deno.test("a child's exit notice arrives while its parent looks a name up", asyn
   assert.equal(await run(lookupWhileChildEnds, [shm.name, 9]), 0);
   assert.equal(shm.buf[0], 9);
   shm.unlink();
+  assertNoChildren();
+});
+
+Deno.test("the main thread attaches by name to a block a child just created", async () => {
+  const nameOut = new Int32Array(new SharedArrayBuffer(4 * 64));
+  const go = new Int32Array(new SharedArrayBuffer(4));
+  const p = new Process({ target: createAndPublish, args: [nameOut, go, 3] });
+  p.start();
+  // Blocking this thread: the child's registration cannot have been taken
+  // in by the event loop, so the attach must find it in the child's port.
+  const end = performance.now() + 20_000;
+  while (Atomics.load(nameOut, 0) === 0 && performance.now() < end) {
+    Atomics.wait(nameOut, 0, 0, 10);
+  }
+  const length = Atomics.load(nameOut, 0);
+  assert.notEqual(length, 0, "the child never published the name");
+  const name = String.fromCharCode(...nameOut.slice(1, length + 1));
+  const shm = new SharedMemory(name);
+  shm.buf[0] = 3;
+  Atomics.store(go, 0, 1);
+  Atomics.notify(go, 0);
+  assert.equal(await p.join(30_000), 0);
   assertNoChildren();
 });
