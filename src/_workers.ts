@@ -10,7 +10,11 @@
 // once on `terminate()`, `unref()` gives daemons Python's semantics, and its
 // `exit` event carries the exit code.
 
-import { isMainThread, receiveMessageOnPort } from "node:worker_threads";
+import {
+  isMainThread,
+  type MessagePort,
+  receiveMessageOnPort,
+} from "node:worker_threads";
 import { controlPort, workerBoot } from "./_context.ts";
 import { TimeoutError } from "./errors.ts";
 import {
@@ -69,7 +73,7 @@ function send(request: SpawnerRequest, transfer: Transferable[] = []): void {
 }
 
 /** In a process: its control port, with the notice listener installed. */
-function listen() {
+function listen(): MessagePort {
   const port = controlPort()!;
   if (!listening) {
     listening = true;
@@ -129,7 +133,9 @@ export function askSpawner(
         if (message.seq === seq) return message.value;
         continue; // an answer given up on earlier
       }
-      // A microtask keeps these ahead of whatever the listener gets next.
+      // A microtask keeps these ahead of whatever the listener gets next
+      // (notices concern distinct children or tokens: their order among
+      // themselves does not matter anyway).
       queueMicrotask(() => notify(message));
     }
     const left = end - performance.now();
