@@ -13,8 +13,14 @@
 // `worker.postMessage`/`parentPort`: those are the ones that showed ~500 ms
 // first-message delays between threads, while ports deliver at once.
 
-import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  Worker,
+} from "node:worker_threads";
 import { EXIT_KEY } from "./_context.ts";
+import { processEnded, serve, type ShmRequest } from "./_shm_directory.ts";
 
 /** A request from a process to the spawner, over its control port. */
 export type SpawnerRequest =
@@ -28,12 +34,22 @@ export type SpawnerRequest =
   }
   | { op: "terminate"; pid: number }
   | { op: "hold"; pid: number; delta: 1 | -1 }
-  | { op: "ready"; token: number };
+  | { op: "ready"; token: number }
+  | {
+    op: "shm";
+    pid: number;
+    request: ShmRequest;
+    /** With `reply`: the asker blocks until the answer (see askSpawner). */
+    seq?: number;
+    /** One Int32 the spawner sets to `seq` once the answer is posted. */
+    reply?: SharedArrayBuffer;
+  };
 
 /** A notice from the spawner to a process. */
 export type SpawnerNotice =
   | { op: "exit"; pid: number; code: number }
-  | { op: "ready"; token: number };
+  | { op: "ready"; token: number }
+  | { op: "reply"; seq: number; value: unknown };
 
 /** What a child posts on its control port: requests, or news of itself. */
 type ChildMessage =
@@ -49,6 +65,8 @@ interface Thread {
   /** The main thread's end of the child's control port. */
   port: MessagePort;
   booted: Promise<void>;
+  /** Dispatches one message the child posted. */
+  receive?: (message: ChildMessage) => void;
   /** Set once the thread runs a process. */
   running?: { pid: number; daemon: boolean; holds: number; notify: Notify };
 }
@@ -91,7 +109,7 @@ export class Spawner {
     const booted = new Promise<void>((resolve) => (resolveBooted = resolve));
     const thread: Thread = { worker, port: port1, booted };
     worker.once("exit", () => resolveBooted());
-    port1.on("message", (message: ChildMessage) => {
+    thread.receive = (message: ChildMessage) => {
       if ("op" in message) {
         this.handle(message, (notice) => port1.postMessage(notice));
       } else if ("booted" in message) {
@@ -99,10 +117,38 @@ export class Spawner {
       } else if (EXIT_KEY in message) {
         this.#ended(thread, message[EXIT_KEY]);
       }
-    });
+    };
+    port1.on("message", thread.receive);
     port1.unref(); // on() refs a port again
     worker.on("exit", (code: number) => this.#ended(thread, code));
     return thread;
+  }
+
+  #draining = false;
+
+  /**
+   * Takes in at once every message running processes have already posted,
+   * in each port's order, as the listeners would later. A name lookup that
+   * misses calls it first: a block created in a process, whose name then
+   * reached another one by a faster path (a Pipe, a Queue), is registered
+   * by a message that may still wait in its creator's port.
+   */
+  drainPending(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      for (const thread of [...this.#running.values()]) {
+        let received;
+        while (
+          this.#running.get(thread.running!.pid) === thread &&
+          (received = receiveMessageOnPort(thread.port as never)) !== undefined
+        ) {
+          thread.receive!(received.message as ChildMessage);
+        }
+      }
+    } finally {
+      this.#draining = false;
+    }
   }
 
   #refillTimer?: ReturnType<typeof setTimeout>;
@@ -148,7 +194,29 @@ export class Spawner {
           notify({ op: "ready", token: request.token });
         });
         return;
+      case "shm":
+        return this.#shm(request, notify);
     }
+  }
+
+  #shm(request: Extract<SpawnerRequest, { op: "shm" }>, notify: Notify): void {
+    const { pid, seq, reply } = request;
+    // A process that has ended holds nothing (its late messages are moot).
+    const known = pid === Deno.pid || this.#running.has(pid);
+    let value = known ? serve(pid, request.request) : undefined;
+    if (
+      known && value === undefined && request.request.kind === "lookup"
+    ) {
+      this.drainPending();
+      value = serve(pid, request.request);
+    }
+    if (reply === undefined || seq === undefined) return;
+    // Posted first, flagged second: once the asker sees the flag, the
+    // answer is in its port.
+    notify({ op: "reply", seq, value });
+    const flag = new Int32Array(reply);
+    Atomics.store(flag, 0, seq);
+    Atomics.notify(flag, 0);
   }
 
   #start(
@@ -195,6 +263,7 @@ export class Spawner {
     }
     if (!this.#running.has(running.pid)) return;
     this.#running.delete(running.pid);
+    processEnded(running.pid);
     thread.worker.unref();
     thread.port.close();
     running.notify({ op: "exit", pid: running.pid, code });

@@ -10,8 +10,13 @@
 // once on `terminate()`, `unref()` gives daemons Python's semantics, and its
 // `exit` event carries the exit code.
 
-import { isMainThread } from "node:worker_threads";
+import {
+  isMainThread,
+  type MessagePort,
+  receiveMessageOnPort,
+} from "node:worker_threads";
 import { controlPort, workerBoot } from "./_context.ts";
+import { TimeoutError } from "./errors.ts";
 import {
   type Notify,
   Spawner,
@@ -50,6 +55,8 @@ const notify: Notify = (notice: SpawnerNotice) => {
     const done = exits.get(notice.pid);
     exits.delete(notice.pid);
     done?.(notice.code);
+  } else if (notice.op === "reply") {
+    // The answer to a request askSpawner() gave up waiting for: moot.
   } else {
     readyWaiters.get(notice.token)?.();
     readyWaiters.delete(notice.token);
@@ -62,6 +69,11 @@ function send(request: SpawnerRequest, transfer: Transferable[] = []): void {
     spawner.handle(request, notify);
     return;
   }
+  listen().postMessage(request, transfer as never[]);
+}
+
+/** In a process: its control port, with the notice listener installed. */
+function listen(): MessagePort {
   const port = controlPort()!;
   if (!listening) {
     listening = true;
@@ -70,7 +82,78 @@ function send(request: SpawnerRequest, transfer: Transferable[] = []): void {
     });
     updateRef();
   }
-  port.postMessage(request, transfer as never[]);
+  return port;
+}
+
+/**
+ * In a process: posts a request that needs no answer (in the main program
+ * the caller serves it directly instead).
+ */
+export function tellSpawner(request: SpawnerRequest): void {
+  if (isMainThread) throw new Error("tellSpawner() is for processes");
+  send(request);
+}
+
+/** Per process: the cell the spawner flags when an answer is posted. */
+const replyCell = new Int32Array(new SharedArrayBuffer(4));
+let replySeq = 0;
+
+/** How long `askSpawner` waits at most, and the slices it waits in. */
+const ASK_TIMEOUT_MS = 10_000;
+const ASK_SLICE_MS = 50;
+
+/**
+ * In a process: posts `request` and blocks this thread until the main
+ * thread answers it, for APIs that must stay synchronous (a SharedMemory
+ * attached by name). The answer is taken off the control port with
+ * `receiveMessageOnPort`; every other message pulled off meanwhile (a
+ * child's exit, say) is dispatched as the listener would, in order, once
+ * the caller's synchronous code is done. The main thread answers in its
+ * event loop, so while it is itself blocked (in a sync wait, a long loop)
+ * the request cannot be served: after `ASK_TIMEOUT_MS` this throws
+ * `TimeoutError` with `what` in its message.
+ */
+export function askSpawner(
+  request: Extract<SpawnerRequest, { op: "shm" }>,
+  what: string,
+): unknown {
+  if (isMainThread) throw new Error("askSpawner() is for processes");
+  const port = listen();
+  const seq = replySeq = (replySeq % 0x7fff_fffe) + 1;
+  port.postMessage({ ...request, seq, reply: replyCell.buffer });
+  const end = performance.now() + ASK_TIMEOUT_MS;
+  for (;;) {
+    // Read before looking, so that a flag set after the look wakes the wait.
+    const flagged = Atomics.load(replyCell, 0);
+    let received;
+    while ((received = receiveMessageOnPort(port as never)) !== undefined) {
+      const message = received.message as SpawnerNotice | { role: string };
+      if (!("op" in message)) continue;
+      if (message.op === "reply") {
+        if (message.seq === seq) return message.value;
+        continue; // an answer given up on earlier
+      }
+      // A microtask keeps these ahead of whatever the listener gets next
+      // (notices concern distinct children or tokens: their order among
+      // themselves does not matter anyway).
+      queueMicrotask(() => notify(message));
+    }
+    const left = end - performance.now();
+    if (left <= 0) {
+      throw new TimeoutError(
+        `${what}: the main thread did not answer within ${ASK_TIMEOUT_MS} ms (it serves these requests in its event loop: is it blocked in synchronous code?)`,
+      );
+    }
+    Atomics.wait(replyCell, 0, flagged, Math.min(ASK_SLICE_MS, left));
+  }
+}
+
+/**
+ * In the main program: takes in the messages processes have already
+ * posted (see `Spawner.drainPending`).
+ */
+export function drainChildren(): void {
+  spawner?.drainPending();
 }
 
 /** What `startChild` needs to start a process. */

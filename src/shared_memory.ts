@@ -2,15 +2,27 @@
  * `SharedMemory`: a block of bytes every process sees (Python's
  * `multiprocessing.shared_memory.SharedMemory`), over a `SharedArrayBuffer`.
  *
- * What Python users no longer need: `unlink()` and the resource tracker's
- * leak warnings. The block is ordinary garbage-collected memory, freed when
- * the last process drops its last reference; nothing outlives the program.
+ * A name resolves in every process of the program, as in Python: the main
+ * thread keeps the directory of names (see _shm_directory.ts). What Python
+ * users no longer need: the resource tracker and its leak warnings, and
+ * `unlink()` to free memory. The block is ordinary garbage-collected memory:
+ * the directory keeps it while some process holds it, and it is freed once
+ * no process holds it any more; nothing outlives the program.
  *
  * @module
  */
 
+import { isMainThread } from "node:worker_threads";
 import { describe, registerReducer } from "./reduction.ts";
 import { ProcessError } from "./errors.ts";
+import { controlPort, currentIdentity } from "./_context.ts";
+import {
+  isUnlinked,
+  serve,
+  type ShmBlock,
+  type ShmRequest,
+} from "./_shm_directory.ts";
+import { askSpawner, drainChildren, tellSpawner } from "./_workers.ts";
 
 /** Options of `new SharedMemory(options)`, as Python's arguments. */
 export interface SharedMemoryOptions {
@@ -22,23 +34,83 @@ export interface SharedMemoryOptions {
   size?: number;
 }
 
-// Names resolve through this process's directory: blocks created here, and
-// blocks that reached this process (as an argument, a field, a message).
-// Processes here are threads without a shared namespace the foundation
-// could hand us at spawn, so a bare name a process never saw cannot be
-// resolved: pass the SharedMemory object (it crosses by reference), or
-// anything holding it, instead of its name. WeakRefs: the directory never
-// keeps a block alive.
-const directory = new Map<string, WeakRef<SharedArrayBuffer>>();
-const cleanup = new FinalizationRegistry<string>((name) => {
-  if (directory.get(name)?.deref() === undefined) directory.delete(name);
-});
+// Names resolve program-wide through the main thread's directory (see
+// _shm_directory.ts). This process caches the blocks it has seen, weakly,
+// so that attaching again, or receiving a block it already has, costs no
+// message; and it reports to the directory one hold per buffer object it
+// registers here and one drop when that object is collected.
+interface Cached {
+  id: string;
+  ref: WeakRef<SharedArrayBuffer>;
+  cell: SharedArrayBuffer;
+}
+const cache = new Map<string, Cached>();
+const cleanup = new FinalizationRegistry<{ name: string; id: string }>(
+  ({ name, id }) => {
+    const cached = cache.get(name);
+    if (cached?.id === id && cached.ref.deref() === undefined) {
+      cache.delete(name);
+    }
+    tell({ kind: "drop", name, id });
+  },
+);
 
-function remember(name: string, buffer: SharedArrayBuffer): void {
-  const known = directory.get(name)?.deref();
-  if (known === buffer) return;
-  directory.set(name, new WeakRef(buffer));
-  cleanup.register(buffer, name);
+// A worker this library did not start (a user's own Worker importing it)
+// has no way to the directory: there names stay local to the thread.
+const local = !isMainThread && controlPort() === undefined;
+
+/** A request the directory answers with nothing. */
+function tell(request: ShmRequest): void {
+  const pid = currentIdentity().pid;
+  if (isMainThread) serve(pid, request);
+  else if (!local) tellSpawner({ op: "shm", pid, request });
+}
+
+/** A request whose answer the caller needs now. */
+function ask(request: ShmRequest, what: string): unknown {
+  const pid = currentIdentity().pid;
+  if (local) return request.kind === "claim" ? true : undefined;
+  if (!isMainThread) return askSpawner({ op: "shm", pid, request }, what);
+  let value = serve(pid, request);
+  if (value === undefined && request.kind === "lookup") {
+    // A block a process created may be registered by a message still
+    // waiting in its port: take those in, and look again.
+    drainChildren();
+    value = serve(pid, request);
+  }
+  return value;
+}
+
+/** A block this process already has under `name`, not unlinked. */
+function cached(name: string): ShmBlock | undefined {
+  const entry = cache.get(name);
+  const buffer = entry?.ref.deref();
+  if (entry === undefined || buffer === undefined || isUnlinked(entry.cell)) {
+    return undefined;
+  }
+  return { name, id: entry.id, buffer, cell: entry.cell };
+}
+
+/**
+ * The buffer object this process uses for `block`: the one it has already
+ * (same memory, no new hold), or `block.buffer`, registered and held.
+ * `held` says the directory already counted a hold for it (claim, lookup).
+ */
+function adopt(block: ShmBlock, held: boolean): SharedArrayBuffer {
+  const known = cache.get(block.name);
+  const buffer = known?.id === block.id ? known.ref.deref() : undefined;
+  if (buffer !== undefined) {
+    if (held) tell({ kind: "drop", name: block.name, id: block.id });
+    return buffer;
+  }
+  cache.set(block.name, {
+    id: block.id,
+    ref: new WeakRef(block.buffer),
+    cell: block.cell,
+  });
+  cleanup.register(block.buffer, { name: block.name, id: block.id });
+  if (!held) tell({ kind: "hold", block });
+  return block.buffer;
 }
 
 function freshName(): string {
@@ -48,32 +120,54 @@ function freshName(): string {
   }`;
 }
 
+function exists(name: string): ProcessError {
+  return new ProcessError(
+    `a shared memory block named ${
+      JSON.stringify(name)
+    } already exists (Python's FileExistsError): choose another name, or attach to it with new SharedMemory(${
+      JSON.stringify(name)
+    })`,
+  );
+}
+
 /**
  * A block of shared bytes (Python's `SharedMemory`): `buf` is a
- * `Uint8Array` every process sees, `name` finds it again in this process,
- * `size` is its length. It crosses into processes by reference.
+ * `Uint8Array` every process sees, `name` finds it again in any process of
+ * the program, `size` is its length. The object itself also crosses into
+ * processes by reference (as an argument, a field, a message).
  *
- * - `new SharedMemory(size)` creates a block with a fresh name;
- * - `new SharedMemory({ name, create: true, size })` creates a named one;
- * - `new SharedMemory(name)` attaches to a block this process created or
- *   received (pass the object itself to another process, not only its
- *   name).
+ * - `new SharedMemory(size)` creates a block with a fresh `psm_…` name;
+ * - `new SharedMemory({ name, create: true, size })` creates a named one,
+ *   and throws `ProcessError` if the name exists (Python's
+ *   `FileExistsError`);
+ * - `new SharedMemory(name)` attaches to the block of that name, wherever
+ *   it was created, and throws `ProcessError` if there is none (Python's
+ *   `FileNotFoundError`).
  *
- * `close()` drops this object's view; the memory is freed once no process
- * references it. `unlink()` exists for ported code and only forgets the
- * name here.
+ * Attaching to a name this process has not seen yet asks the main thread,
+ * synchronously (~0.2 ms): it answers in its event loop, so if the main
+ * thread is blocked in synchronous code for 10 s the attach throws
+ * `TimeoutError`. In the main thread it is a map lookup.
+ *
+ * `close()` drops this object's view. The memory is freed once no process
+ * holds it (every handle closed or collected, or its process ended); then
+ * its name is gone too. `unlink()` (optional) removes the name at once, in
+ * every process; handles keep their bytes.
  *
  * @example
  * ```ts
- * import { SharedMemory } from "@seed/multiprocessing";
+ * import { Process, SharedMemory } from "@seed/multiprocessing";
+ * import { attachAndWrite } from "../tests/fixtures/sync_targets.ts";
  * import assert from "node:assert/strict";
  *
- * const shm = new SharedMemory(16);
- * shm.buf[0] = 42;
- * const again = new SharedMemory(shm.name);
- * assert.equal(again.buf[0], 42);
+ * const shm = new SharedMemory({ create: true, size: 16 });
+ * // The child gets only the name, a string, and attaches by it.
+ * const p = new Process({ target: attachAndWrite, args: [shm.name, 7] });
+ * p.start();
+ * await p.join();
+ * assert.equal(shm.buf[0], 7);
  * shm.close();
- * again.close();
+ * shm.unlink();
  * ```
  */
 export class SharedMemory {
@@ -81,6 +175,8 @@ export class SharedMemory {
   #buf: Uint8Array | undefined;
   readonly #name: string;
   readonly #size: number;
+  readonly #id: string;
+  readonly #cell: SharedArrayBuffer;
 
   /** Creates or attaches to a block (see the class documentation). */
   constructor(sizeOrName: number | string | SharedMemoryOptions) {
@@ -101,7 +197,9 @@ export class SharedMemory {
     adopting = undefined;
     if (adopted !== undefined) {
       this.#name = adopted.name;
-      this.#buffer = adopted.buffer;
+      this.#id = adopted.id;
+      this.#cell = adopted.cell;
+      this.#buffer = adopt(adopted, false);
     } else if (options.create) {
       const size = options.size;
       if (typeof size !== "number" || !Number.isInteger(size) || size <= 0) {
@@ -119,13 +217,26 @@ export class SharedMemory {
         );
       }
       const name = options.name ?? freshName();
-      if (directory.get(name)?.deref() !== undefined) {
-        throw new ProcessError(
-          `a shared memory block named ${JSON.stringify(name)} already exists`,
-        );
+      if (cached(name) !== undefined) throw exists(name);
+      const block: ShmBlock = {
+        name,
+        id: crypto.randomUUID(),
+        buffer: new SharedArrayBuffer(size),
+        cell: new SharedArrayBuffer(4),
+      };
+      if (options.name !== undefined) {
+        // A chosen name is claimed synchronously, so that two processes
+        // creating it are told apart as in Python. A fresh name (48 random
+        // bits) is registered by a message that needs no answer: creating
+        // one never waits for the main thread.
+        if (ask({ kind: "claim", block }, `creating ${name}`) !== true) {
+          throw exists(name);
+        }
       }
       this.#name = name;
-      this.#buffer = new SharedArrayBuffer(size);
+      this.#id = block.id;
+      this.#cell = block.cell;
+      this.#buffer = adopt(block, options.name !== undefined);
     } else {
       if (typeof options.name !== "string") {
         throw new TypeError(
@@ -134,27 +245,38 @@ export class SharedMemory {
           }`,
         );
       }
-      const buffer = directory.get(options.name)?.deref();
-      if (buffer === undefined) {
+      const name = options.name;
+      let block = cached(name);
+      let held = false;
+      if (block === undefined) {
+        block = ask(
+          { kind: "lookup", name },
+          `new SharedMemory(${JSON.stringify(name)})`,
+        ) as ShmBlock | undefined;
+        held = true;
+      }
+      if (block === undefined) {
         throw new ProcessError(
           `no shared memory block named ${
-            JSON.stringify(options.name)
-          } is known to this process: a name resolves only where the block was created or received; pass the SharedMemory object itself to other processes`,
+            JSON.stringify(name)
+          } exists in this program (Python's FileNotFoundError): it was never created, was unlink()ed, or every process that held it has dropped it`,
         );
       }
+      const buffer = adopt(block, held);
       if (options.size !== undefined && options.size > buffer.byteLength) {
         throw new RangeError(
           `shared memory block ${
-            JSON.stringify(options.name)
+            JSON.stringify(name)
           } has ${buffer.byteLength} bytes, fewer than the ${options.size} asked for`,
         );
       }
-      this.#name = options.name;
+      this.#name = name;
+      this.#id = block.id;
+      this.#cell = block.cell;
       this.#buffer = buffer;
     }
     this.#size = this.#buffer.byteLength;
     this.#buf = new Uint8Array(this.#buffer);
-    remember(this.#name, this.#buffer);
   }
 
   /** The block's name. */
@@ -195,12 +317,35 @@ export class SharedMemory {
    * freed when no process references it.
    */
   unlink(): void {
-    directory.delete(this.#name);
+    // The flag is seen at once by every process's cache and the directory.
+    Atomics.store(new Int32Array(this.#cell), 0, 1);
+    tell({ kind: "unlink", name: this.#name, id: this.#id });
   }
 
   /** Closes on scope exit: `using shm = new SharedMemory(64)`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  static {
+    registerReducer({
+      name: "multiprocessing.SharedMemory",
+      type: SharedMemory,
+      reduce: (shm): ShmBlock => ({
+        name: shm.#name,
+        id: shm.#id,
+        buffer: shm.buffer,
+        cell: shm.#cell,
+      }),
+      revive: (state: ShmBlock) => {
+        adopting = state;
+        try {
+          return new SharedMemory(state.name);
+        } finally {
+          adopting = undefined;
+        }
+      },
+    });
   }
 
   /** `SharedMemory { name, size }`. */
@@ -211,18 +356,4 @@ export class SharedMemory {
   }
 }
 
-let adopting: { name: string; buffer: SharedArrayBuffer } | undefined;
-
-registerReducer({
-  name: "multiprocessing.SharedMemory",
-  type: SharedMemory,
-  reduce: (shm) => ({ name: shm.name, buffer: shm.buffer }),
-  revive: (state: { name: string; buffer: SharedArrayBuffer }) => {
-    adopting = state;
-    try {
-      return new SharedMemory(state.name);
-    } finally {
-      adopting = undefined;
-    }
-  },
-});
+let adopting: ShmBlock | undefined;
