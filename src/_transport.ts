@@ -26,6 +26,7 @@ import { currentIdentity, isPidAlive } from "./_context.ts";
 import type { Scratch } from "./_codec.ts";
 import { validateTimeout } from "./_async.ts";
 import { describe } from "./reduction.ts";
+import type { BlockOptions } from "./queues.ts";
 
 /** Control cells (Int32 indexes). */
 const LOCK = 0; // 0 free, else owner pid - Deno.pid + 1
@@ -328,26 +329,6 @@ export async function park(
  */
 export function checkTimeout(name: string, value: unknown): number {
   return validateTimeout(name, value) ?? Infinity;
-}
-
-/**
- * The options of a queue's `put` and `get` (Python's `block` and
- * `timeout` arguments, with the timeout in milliseconds).
- *
- * @example
- * ```ts
- * import { Empty, Queue } from "@seed/multiprocessing";
- * import assert from "node:assert/strict";
- *
- * const q = new Queue<number>();
- * await assert.rejects(q.get({ block: true, timeout: 5 }), Empty);
- * ```
- */
-export interface BlockOptions {
-  /** Whether to wait (`true`, the default) or raise at once. */
-  block?: boolean;
-  /** The longest wait in milliseconds; no limit by default. */
-  timeout?: number;
 }
 
 /** Checks `{ block, timeout }` and returns the wait in ms (0: none). */

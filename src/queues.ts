@@ -15,7 +15,6 @@
 import { decode, encode, outbox, Scratch } from "./_codec.ts";
 import {
   AGAIN,
-  type BlockOptions,
   GET_WAITERS,
   GETS,
   Mailbox,
@@ -31,8 +30,6 @@ import {
 } from "./_transport.ts";
 import { Empty, Full, ProcessError } from "./errors.ts";
 import { describe, registerReducer } from "./reduction.ts";
-
-export type { BlockOptions } from "./_transport.ts";
 
 /** The received record is decoded from here, before any await. */
 const inbox = new Scratch();
@@ -69,6 +66,26 @@ function keep(length: number): Scratch {
   copy.bytes.set(outbox.bytes.subarray(0, length));
   copy.length = length;
   return copy;
+}
+
+/**
+ * The options of a queue's `put` and `get` (Python's `block` and
+ * `timeout` arguments, with the timeout in milliseconds).
+ *
+ * @example
+ * ```ts
+ * import { Empty, Queue } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const q = new Queue<number>();
+ * await assert.rejects(q.get({ block: true, timeout: 5 }), Empty);
+ * ```
+ */
+export interface BlockOptions {
+  /** Whether to wait (`true`, the default) or raise at once. */
+  block?: boolean;
+  /** The longest wait in milliseconds; no limit by default. */
+  timeout?: number;
 }
 
 /**

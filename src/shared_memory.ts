@@ -24,7 +24,22 @@ import {
 } from "./_shm_directory.ts";
 import { askSpawner, drainChildren, tellSpawner } from "./_workers.ts";
 
-/** Options of `new SharedMemory(options)`, as Python's arguments. */
+/**
+ * Options of `new SharedMemory(options)`, as Python's arguments.
+ *
+ * @example Create a named block, then attach to it by name
+ * ```ts
+ * import { SharedMemory, type SharedMemoryOptions } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const options: SharedMemoryOptions = { name: "doc_block", create: true, size: 8 };
+ * using created = new SharedMemory(options);
+ * created.buf[0] = 7;
+ * using attached = new SharedMemory({ name: "doc_block" });
+ * assert.equal(attached.buf[0], 7);
+ * created.unlink();
+ * ```
+ */
 export interface SharedMemoryOptions {
   /** The block's name; a fresh `psm_…` name by default. */
   name?: string;
