@@ -274,7 +274,8 @@ function remove<T>(list: T[], item: T): void {
 
 // The objects ------------------------------------------------------------------
 
-type Kind =
+/** The kinds of object a manager serves. */
+export type Kind =
   | "dict"
   | "list"
   | "namespace"

@@ -38,7 +38,11 @@ import {
   V8_FORMAT,
   writeSlot,
 } from "./_manager_wire.ts";
-import { type ControlMessage, managerServer } from "./_manager_server.ts";
+import {
+  type ControlMessage,
+  type Kind,
+  managerServer,
+} from "./_manager_server.ts";
 import { ProcessError } from "./errors.ts";
 import { Process } from "./process.ts";
 import {
@@ -473,18 +477,6 @@ function encodeRequest(request: [number, string, unknown[], number]): Encoded {
 }
 
 // Proxies ----------------------------------------------------------------------
-
-type Kind =
-  | "dict"
-  | "list"
-  | "namespace"
-  | "queue"
-  | "value"
-  | "lock"
-  | "semaphore"
-  | "event"
-  | "condition"
-  | "barrier";
 
 const proxyState = new WeakMap<
   BaseProxy,
