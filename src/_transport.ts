@@ -27,6 +27,7 @@ import type { Scratch } from "./_codec.ts";
 import { validateTimeout } from "./_async.ts";
 import { describe } from "./reduction.ts";
 import type { BlockOptions } from "./queues.ts";
+import { park as futexPark } from "./_futex.ts";
 
 /** Control cells (Int32 indexes). */
 const LOCK = 0; // 0 free, else owner pid - Deno.pid + 1
@@ -293,9 +294,10 @@ export function parkSync(
 }
 
 /**
- * The async form of {@linkcode parkSync}. It races a timer: a pending
- * `Atomics.waitAsync` alone does not keep the event loop (and so the
- * process) alive, and its own timeout can land after the loop went idle.
+ * The async form of {@linkcode parkSync}, through the shared futex park
+ * (`_futex.ts`), whose ticking timer bounds how late a notified waiter
+ * wakes in a worker (Deno may not settle an `Atomics.waitAsync` until its
+ * event loop turns) and keeps the event loop alive while parked.
  */
 export async function park(
   ctrl: Int32Array,
@@ -304,18 +306,10 @@ export async function park(
   waiters: number,
   ms: number,
 ): Promise<void> {
-  const slice = Math.min(ms, SLICE_MS);
   Atomics.add(ctrl, waiters, 1);
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const result = Atomics.waitAsync(ctrl, cell, seen, slice);
-    if (!result.async) return;
-    await Promise.race([
-      result.value,
-      new Promise((resolve) => timer = setTimeout(resolve, slice)),
-    ]);
+    await futexPark(ctrl, cell, seen, Math.min(ms, SLICE_MS));
   } finally {
-    clearTimeout(timer);
     Atomics.sub(ctrl, waiters, 1);
   }
 }
