@@ -514,22 +514,18 @@ export class SimpleQueue<T = unknown> {
   }
 }
 
-registerReducer<Queue<unknown>, QueueState>({
-  name: "Queue",
-  type: Queue,
-  reduce: (q) => ({ ...boxOf(q).state, maxsize: q.maxsize }),
-  revive: (state) => {
-    reviving = state;
-    return new Queue();
-  },
-});
+/** Queues cross as their mailbox's state; the constructor adopts it. */
+function registerQueue(name: string, type: typeof Queue): void {
+  registerReducer<Queue<unknown>, QueueState>({
+    name,
+    type,
+    reduce: (q) => ({ ...boxOf(q).state, maxsize: q.maxsize }),
+    revive: (state) => {
+      reviving = state; // consumed by the constructor
+      return new type();
+    },
+  });
+}
 
-registerReducer<JoinableQueue<unknown>, QueueState>({
-  name: "JoinableQueue",
-  type: JoinableQueue,
-  reduce: (q) => ({ ...boxOf(q).state, maxsize: q.maxsize }),
-  revive: (state) => {
-    reviving = state;
-    return new JoinableQueue();
-  },
-});
+registerQueue("Queue", Queue);
+registerQueue("JoinableQueue", JoinableQueue);
