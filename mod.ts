@@ -27,14 +27,14 @@ export {
   parentProcess,
   Process,
   type ProcessOptions,
-} from "./src/process.ts";
-export { type Callable, registerTargets } from "./src/spawn.ts";
+} from "./src/process/process.ts";
+export { type Callable, registerTargets } from "./src/runtime/targets.ts";
 export {
   type ReduceContext,
   type Reducer,
   registerErrorClass,
   registerReducer,
-} from "./src/reduction.ts";
+} from "./src/core/reduction.ts";
 export {
   type ApplyAsyncOptions,
   AsyncResult,
@@ -44,14 +44,18 @@ export {
   type PoolOptions,
   type PoolStats,
   type TaskOptions,
-} from "./src/pool.ts";
-export { Connection, Pipe, type SendOptions } from "./src/connection.ts";
+} from "./src/pool/pool.ts";
+export {
+  Connection,
+  Pipe,
+  type SendOptions,
+} from "./src/connection/connection.ts";
 export {
   type BlockOptions,
   JoinableQueue,
   Queue,
   SimpleQueue,
-} from "./src/queues.ts";
+} from "./src/queues/queues.ts";
 export {
   AcquirerProxy,
   BarrierProxy,
@@ -67,7 +71,7 @@ export {
   QueueProxy,
   ValueError,
   ValueProxy,
-} from "./src/managers.ts";
+} from "./src/managers/managers.ts";
 export {
   type AcquireOptions,
   Barrier,
@@ -80,7 +84,7 @@ export {
   Lock,
   RLock,
   Semaphore,
-} from "./src/synchronize.ts";
+} from "./src/synchronize/synchronize.ts";
 export {
   CArray,
   CValue,
@@ -98,5 +102,8 @@ export {
   Value,
   type ValueFactory,
   type View,
-} from "./src/shared_ctypes.ts";
-export { SharedMemory, type SharedMemoryOptions } from "./src/shared_memory.ts";
+} from "./src/sharedctypes/sharedctypes.ts";
+export {
+  SharedMemory,
+  type SharedMemoryOptions,
+} from "./src/shared_memory/shared_memory.ts";

@@ -12,7 +12,7 @@ import {
   registerTargets,
   type ValueProxy,
 } from "../mod.ts";
-import { whenSparesReady } from "../src/_workers.ts";
+import { whenSparesReady } from "../src/runtime/_spawner_client.ts";
 import { type CompareCase, median } from "./_compare.ts";
 
 const COUNT = 5000;

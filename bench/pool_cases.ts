@@ -3,7 +3,7 @@
 // and cold start to the first result. Python's twins use Pool(2) with fork.
 
 import { Pool, registerTargets } from "../mod.ts";
-import { dropSpares } from "../src/_workers.ts";
+import { dropSpares } from "../src/runtime/_spawner_client.ts";
 import { type CompareCase, median } from "./_compare.ts";
 
 /** Python's `abs`. */

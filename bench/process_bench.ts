@@ -3,7 +3,7 @@
 
 import { Process } from "../mod.ts";
 import { nothing } from "./process_cases.ts";
-import { whenSparesReady } from "../src/_workers.ts";
+import { whenSparesReady } from "../src/runtime/_spawner_client.ts";
 
 Deno.bench("Process start + join, back to back", async () => {
   const p = new Process({ target: nothing });

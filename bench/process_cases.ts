@@ -2,7 +2,7 @@
 // time and eight at once, and the memory an idle child costs.
 
 import { Process, registerTargets } from "../mod.ts";
-import { whenSparesReady } from "../src/_workers.ts";
+import { whenSparesReady } from "../src/runtime/_spawner_client.ts";
 import { type CompareCase, median } from "./_compare.ts";
 
 /** Does nothing: the process's cost alone. */

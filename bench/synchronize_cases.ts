@@ -11,7 +11,7 @@ import {
   type Synchronized,
   Value,
 } from "../mod.ts";
-import { whenSparesReady } from "../src/_workers.ts";
+import { whenSparesReady } from "../src/runtime/_spawner_client.ts";
 import { type CompareCase, median } from "./_compare.ts";
 
 const N = 100_000;
