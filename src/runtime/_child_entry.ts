@@ -4,7 +4,7 @@
 // rejected promise, a timer) ends this process with a printed report and an
 // exit code, never the parent.
 
-import { isMainThread, workerData } from "node:worker_threads";
+import { isMainThread, threadId, workerData } from "node:worker_threads";
 import {
   controlPort,
   currentIdentity,
@@ -44,6 +44,29 @@ function boot(): void {
     fail((event as PromiseRejectionEvent).reason);
   });
 
+  // Why a Web Lock held for the thread's whole life: Deno's
+  // `worker.terminate()` does not stop running JavaScript (a loop goes on
+  // writing into shared memory after the promise resolved), except in a
+  // thread that holds a Web Lock: dropping its handle then calls V8's
+  // `TerminateExecution`, and the thread stops at once, spinning or parked
+  // in `Atomics.wait` (checked on Deno 2.9.6; shared/DENO_FACTS.md). The
+  // user's code runs in tasks of its own (port messages), never inside the
+  // lock's callback, so the termination prints nothing.
+  (navigator as unknown as { locks: WebLocks }).locks.request(
+    `multiprocessing-thread-${threadId}-${crypto.randomUUID()}`,
+    () => {
+      listen();
+      return new Promise<never>(() => {});
+    },
+  );
+}
+
+/** The part of the Web Locks API used here (Deno's types lack it). */
+interface WebLocks {
+  request(name: string, callback: () => Promise<never>): Promise<never>;
+}
+
+function listen(): void {
   // Everything to and from the spawner goes over this worker's channel to
   // it (see _spawner.ts), which later carries this process's own requests.
   const spawner = controlPort()!;

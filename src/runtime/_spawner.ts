@@ -178,9 +178,15 @@ export class Spawner {
     switch (request.op) {
       case "start":
         return this.#start(request, notify);
-      case "terminate":
-        void this.#running.get(request.pid)?.worker.terminate();
+      case "terminate": {
+        // The process is reported ended only once its thread has stopped
+        // (the child holds a Web Lock, see _child_entry.ts): nothing it
+        // shared can be touched by it after its peers hear of its end.
+        const thread = this.#running.get(request.pid);
+        if (thread === undefined) return;
+        void thread.worker.terminate().then(() => this.#ended(thread, 1));
         return;
+      }
       case "hold": {
         const thread = this.#running.get(request.pid);
         if (thread?.running) {
