@@ -17,6 +17,7 @@
  */
 
 export * from "./src/errors.ts";
+export type { WaitOptions } from "./src/core/wait.ts";
 export {
   activeChildren,
   cpuCount,

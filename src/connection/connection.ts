@@ -28,7 +28,8 @@ import {
   retrySync,
 } from "../mailbox/_mailbox.ts";
 import { BufferTooShort, EOFError, ProcessError } from "../errors.ts";
-import { describe, registerReducer } from "../core/reduction.ts";
+import { registerReducer } from "../core/reduction.ts";
+import { describe } from "../core/describe.ts";
 
 /** Cells of the shared `ends` block: per end, closed flag and owner pid. */
 const CLOSED = 0; // + end index

@@ -2,7 +2,7 @@
 // never leaks, and waiting on a promise with a deadline.
 
 import { TimeoutError } from "../errors.ts";
-import { describe } from "./reduction.ts";
+import { describe } from "./describe.ts";
 
 /**
  * Checks a timeout in milliseconds: `undefined` and `null` mean "no limit";

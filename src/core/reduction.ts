@@ -12,6 +12,7 @@
  * @module
  */
 
+import { describe } from "./describe.ts";
 import {
   BrokenBarrierError,
   BufferTooShort,
@@ -140,6 +141,26 @@ export function registerReducer<T extends object, S>(
   if (index === -1) reducers.push(generic);
   else reducers.splice(index, 0, generic);
   reducersByName.set(reducer.name, generic);
+}
+
+/** The reducer for `value`'s class (the most specific), if one is registered. */
+export function reducerFor(
+  value: object,
+): Reducer<object, unknown> | undefined {
+  for (const reducer of reducers) {
+    if (value instanceof reducer.type) return reducer;
+  }
+  return undefined;
+}
+
+/** The reducer registered as `name`; a `TypeError` says how to register it. */
+export function reducerNamed(name: string): Reducer<object, unknown> {
+  return reviverFor(name);
+}
+
+/** The error class registered (or built in) as `name`. */
+export function errorClassNamed(name: string): ErrorClass | undefined {
+  return errorClasses.get(name);
 }
 
 const MARK = "__multiprocessing_reduced__";
@@ -578,27 +599,4 @@ export function deserializeError(envelope: ErrorEnvelope): unknown {
   });
   if (envelope.fields) Object.assign(error, envelope.fields);
   return error;
-}
-
-/** A short description of a received value, for error messages. */
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  switch (typeof value) {
-    case "string":
-      return `the string ${JSON.stringify(value.slice(0, 40))}`;
-    case "number":
-    case "bigint":
-    case "boolean":
-    case "undefined":
-      return `${typeof value} ${String(value)}`;
-    case "function":
-      return `a function${value.name ? ` (${value.name})` : ""}`;
-    case "symbol":
-      return `a symbol`;
-    default: {
-      const name = Object.getPrototypeOf(value)?.constructor?.name;
-      return name && name !== "Object" ? `an instance of ${name}` : "an object";
-    }
-  }
 }

@@ -25,7 +25,7 @@
 import { currentIdentity, isPidAlive } from "../runtime/_context.ts";
 import type { Scratch } from "./_codec.ts";
 import { validateTimeout } from "../core/_async.ts";
-import { describe } from "../core/reduction.ts";
+import { describe } from "../core/describe.ts";
 import type { BlockOptions } from "../queues/queues.ts";
 import { park as futexPark } from "../core/_futex.ts";
 

@@ -42,7 +42,6 @@ import { type ControlMessage, type Kind, managerServer } from "./_server.ts";
 import { ProcessError } from "../errors.ts";
 import { Process } from "../process/process.ts";
 import {
-  describe,
   deserializeError,
   type ErrorEnvelope,
   reduce,
@@ -50,6 +49,7 @@ import {
   registerReducer,
   revive,
 } from "../core/reduction.ts";
+import { describe } from "../core/describe.ts";
 import v8 from "node:v8";
 
 /** How often a waiting call checks a server it cannot hear close. */

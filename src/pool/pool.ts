@@ -20,11 +20,11 @@ import { deadline, signalled, validateTimeout } from "../core/_async.ts";
 import { ProcessError, TimeoutError } from "../errors.ts";
 import { cpuCount, Process } from "../process/process.ts";
 import {
-  describe,
   deserializeError,
   type ErrorEnvelope,
   reduce,
 } from "../core/reduction.ts";
+import { describe } from "../core/describe.ts";
 import { locateTarget, type TargetLocator } from "../runtime/targets.ts";
 import {
   CALL,

@@ -29,7 +29,8 @@ import {
   terminateChild,
 } from "../runtime/_spawner_client.ts";
 import { ProcessError } from "../errors.ts";
-import { describe, reduce, revive } from "../core/reduction.ts";
+import { reduce, revive } from "../core/reduction.ts";
+import { describe } from "../core/describe.ts";
 import {
   locateTarget,
   resolveTarget,

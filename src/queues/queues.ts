@@ -29,7 +29,8 @@ import {
   waitOf,
 } from "../mailbox/_mailbox.ts";
 import { Empty, Full, ProcessError } from "../errors.ts";
-import { describe, registerReducer } from "../core/reduction.ts";
+import { registerReducer } from "../core/reduction.ts";
+import { describe } from "../core/describe.ts";
 
 /** The received record is decoded from here, before any await. */
 const inbox = new Scratch();

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { describe } from "../core/reduction.ts";
+import { describe } from "../core/describe.ts";
 import { mainModuleUrl } from "./_context.ts";
 
 /** Where a worker finds a target: the module's URL and the export's name. */

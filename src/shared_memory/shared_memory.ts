@@ -13,7 +13,8 @@
  */
 
 import { isMainThread } from "node:worker_threads";
-import { describe, registerReducer } from "../core/reduction.ts";
+import { registerReducer } from "../core/reduction.ts";
+import { describe } from "../core/describe.ts";
 import { ProcessError } from "../errors.ts";
 import { controlPort, currentIdentity } from "../runtime/_context.ts";
 import {

@@ -12,7 +12,8 @@
  * @module
  */
 
-import { describe, registerReducer } from "../core/reduction.ts";
+import { registerReducer } from "../core/reduction.ts";
+import { describe } from "../core/describe.ts";
 import {
   type AcquireOptions,
   type Held,

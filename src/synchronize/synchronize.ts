@@ -32,7 +32,8 @@ import {
   ProcessError,
   TimeoutError,
 } from "../errors.ts";
-import { describe, registerReducer } from "../core/reduction.ts";
+import { registerReducer } from "../core/reduction.ts";
+import { describe } from "../core/describe.ts";
 import {
   locateTarget,
   resolveTarget,
