@@ -64,13 +64,10 @@ export {
   ConditionProxy,
   DictProxy,
   EventProxy,
-  IndexError,
-  KeyError,
   ListProxy,
   Manager,
   NamespaceProxy,
   QueueProxy,
-  ValueError,
   ValueProxy,
 } from "./src/managers/managers.ts";
 export {

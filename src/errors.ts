@@ -126,3 +126,50 @@ export class BufferTooShort extends ProcessError {}
  * ```
  */
 export class LockOwnerDiedError extends ProcessError {}
+
+/**
+ * A key is not in a managed dict (Python's `KeyError`): from
+ * `DictProxy.getItem()`, `delete()`, `pop()` and `popitem()`.
+ *
+ * @example
+ * ```ts
+ * import { KeyError, Manager } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * await using manager = await Manager.start();
+ * const d = await manager.dict();
+ * await assert.rejects(d.getItem("missing"), KeyError);
+ * ```
+ */
+export class KeyError extends ProcessError {}
+
+/**
+ * An index is out of range in a managed list (Python's `IndexError`).
+ *
+ * @example
+ * ```ts
+ * import { IndexError, Manager } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * await using manager = await Manager.start();
+ * const l = await manager.list([1]);
+ * await assert.rejects(l.get(5), IndexError);
+ * ```
+ */
+export class IndexError extends ProcessError {}
+
+/**
+ * A value is not where it was looked for (Python's `ValueError`): from
+ * `ListProxy.remove()`/`index()`, or `taskDone()` called too often.
+ *
+ * @example
+ * ```ts
+ * import { Manager, ValueError } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * await using manager = await Manager.start();
+ * const l = await manager.list([1, 2]);
+ * await assert.rejects(l.remove(3), ValueError);
+ * ```
+ */
+export class ValueError extends ProcessError {}

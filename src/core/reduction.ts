@@ -19,9 +19,12 @@ import {
   Empty,
   EOFError,
   Full,
+  IndexError,
+  KeyError,
   LockOwnerDiedError,
   ProcessError,
   TimeoutError,
+  ValueError,
 } from "../errors.ts";
 
 /**
@@ -474,6 +477,9 @@ for (
     BrokenBarrierError,
     BufferTooShort,
     LockOwnerDiedError,
+    KeyError,
+    IndexError,
+    ValueError,
   ] as ErrorClass[]
 ) errorClasses.set(type.name, type);
 

@@ -35,7 +35,7 @@ import {
 } from "../errors.ts";
 import { serializeError } from "../core/reduction.ts";
 import { registerTargets } from "../runtime/targets.ts";
-import { IndexError, KeyError, ValueError } from "./managers.ts";
+import { IndexError, KeyError, ValueError } from "../errors.ts";
 
 /** What a client posts on its port. */
 export type ControlMessage =

@@ -45,7 +45,6 @@ import {
   deserializeError,
   type ErrorEnvelope,
   reduce,
-  registerErrorClass,
   registerReducer,
   revive,
 } from "../core/reduction.ts";
@@ -59,77 +58,6 @@ const SERVER_WATCH_MS = 100;
 type NodePort = {
   on?(event: "message" | "close", listener: (message?: unknown) => void): void;
 };
-
-// Errors -----------------------------------------------------------------------
-
-/**
- * A key is not in a managed dict (Python's `KeyError`): from
- * `DictProxy.getItem()`, `delete()`, `pop()` and `popitem()`.
- *
- * @example
- * ```ts
- * import { KeyError, Manager } from "@seed/multiprocessing";
- * import assert from "node:assert/strict";
- *
- * await using manager = await Manager.start();
- * const d = await manager.dict();
- * await assert.rejects(d.getItem("missing"), KeyError);
- * ```
- */
-export class KeyError extends Error {
-  /** Creates the error; the message is the missing key. */
-  constructor(message?: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "KeyError";
-  }
-}
-
-/**
- * An index is out of range in a managed list (Python's `IndexError`).
- *
- * @example
- * ```ts
- * import { IndexError, Manager } from "@seed/multiprocessing";
- * import assert from "node:assert/strict";
- *
- * await using manager = await Manager.start();
- * const l = await manager.list([1]);
- * await assert.rejects(l.get(5), IndexError);
- * ```
- */
-export class IndexError extends RangeError {
-  /** Creates the error. */
-  constructor(message?: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "IndexError";
-  }
-}
-
-/**
- * A value is not where it was looked for (Python's `ValueError`): from
- * `ListProxy.remove()`/`index()`, or `taskDone()` called too often.
- *
- * @example
- * ```ts
- * import { Manager, ValueError } from "@seed/multiprocessing";
- * import assert from "node:assert/strict";
- *
- * await using manager = await Manager.start();
- * const l = await manager.list([1, 2]);
- * await assert.rejects(l.remove(3), ValueError);
- * ```
- */
-export class ValueError extends Error {
-  /** Creates the error. */
-  constructor(message?: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ValueError";
-  }
-}
-
-registerErrorClass(KeyError);
-registerErrorClass(IndexError);
-registerErrorClass(ValueError);
 
 // Connections ------------------------------------------------------------------
 

@@ -453,6 +453,21 @@ function startMessage(self: Process, state: ProcessState): ProcessStart {
   };
 }
 
+/**
+ * Resolves with the exit code once `process` (started) has ended and its
+ * thread can no longer run, without keeping the program alive as `join()`
+ * does: for supervisors (the pool) that watch their daemon workers.
+ */
+export function whenEnded(process: Process): Promise<number> {
+  const state = stateOf(process);
+  if (!state.started) {
+    return Promise.reject(
+      new ProcessError(`Cannot watch ${state.name}: it was never started`),
+    );
+  }
+  return state.exited!.promise;
+}
+
 function onExit(self: Process, code: number): void {
   const state = stateOf(self);
   state.exitCode = state.ending ?? code;
