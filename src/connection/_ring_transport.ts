@@ -17,6 +17,7 @@ import { endingsCell } from "../runtime/_context.ts";
 import { ProcessError } from "../errors.ts";
 import {
   AGAIN,
+  BUSY,
   dropWhenCollected,
   keepWhenCollected,
   type Mailbox,
@@ -34,6 +35,7 @@ import {
   REFUSED,
   SIDE_FLAG,
   take,
+  TAKE_BUSY,
 } from "../mailbox/_ring.ts";
 import {
   type Accept,
@@ -139,18 +141,54 @@ export class RingTransport extends Transport {
     }
   }
 
-  send(bytes: Uint8Array, sidecar?: Sidecar): void {
-    const box = this.#box!;
+  /** Sends that had to wait for the ring's lock, in order. */
+  #sending: Promise<void> | null = null;
+
+  send(bytes: Uint8Array, sidecar?: Sidecar): void | Promise<void> {
+    if (this.#sending !== null) return this.#later(bytes.slice(), sidecar);
     if (sidecar !== undefined) this.#side.send(sidecar);
-    put(
+    const flags = sidecar === undefined ? 0 : SIDE_FLAG;
+    if (this.#put(bytes, flags) !== BUSY) return;
+    // The lock's holder keeps it (it may have ended, unknown yet: this
+    // thread's event loop may be what records it): put later, in order.
+    return this.#later(bytes.slice(), undefined, flags);
+  }
+
+  #put(bytes: Uint8Array, flags: number): boolean | typeof BUSY {
+    const box = this.#box!;
+    return put(
       box.heap,
       box.ring(this.#outRing()),
       bytes,
       bytes.length,
-      sidecar === undefined ? 0 : SIDE_FLAG,
+      flags,
       0,
       false,
+      true,
     );
+  }
+
+  /** Puts after the sends already waiting; posts `sidecar` first, if any. */
+  #later(
+    bytes: Uint8Array,
+    sidecar: Sidecar | undefined,
+    flags = sidecar === undefined ? 0 : SIDE_FLAG,
+  ): Promise<void> {
+    const before = this.#sending ?? Promise.resolve();
+    const sending = before.then(async () => {
+      this.#checkOpen("send");
+      if (sidecar !== undefined) this.#side.send(sidecar);
+      while (this.#put(bytes, flags) === BUSY) {
+        await this.#box!.lockFree(this.#outRing(), { deadline: Infinity });
+        this.#checkOpen("send");
+      }
+    });
+    this.#sending = sending;
+    const settle = () => {
+      if (this.#sending === sending) this.#sending = null;
+    };
+    sending.then(settle, settle);
+    return sending;
   }
 
   /** Takes one message, or says to wait, or that nothing more will come. */
@@ -158,7 +196,8 @@ export class RingTransport extends Transport {
     method: string,
     accept: Accept<R>,
     onlyBytes: boolean,
-  ): R | typeof EOF | typeof NOT_BYTES | typeof AGAIN {
+    brief: boolean,
+  ): R | typeof EOF | typeof NOT_BYTES | typeof AGAIN | typeof BUSY {
     this.#checkOpen(method);
     const box = this.#box!;
     const ring = box.ring(this.#inRing());
@@ -172,13 +211,14 @@ export class RingTransport extends Transport {
       }
       return true;
     };
-    let header = take(box.heap, ring, inbox, filter);
+    let header = take(box.heap, ring, inbox, filter, brief);
     if (header === EMPTY) {
       if (this.#peerHeld()) return AGAIN;
       // Whatever the peer sent before it went is visible now.
-      header = take(box.heap, ring, inbox, filter);
+      header = take(box.heap, ring, inbox, filter, brief);
       if (header === EMPTY) return EOF;
     }
+    if (header === TAKE_BUSY) return BUSY;
     if (header === REFUSED) {
       if (!missingSide) return NOT_BYTES;
       throw new ProcessError(
@@ -201,14 +241,14 @@ export class RingTransport extends Transport {
   ): Promise<R | Ending> {
     const method = onlyBytes ? "recvBytes" : "recv";
     try {
-      const first = this.#attempt(method, accept, onlyBytes);
-      if (first !== AGAIN) return Promise.resolve(first);
+      const first = this.#attempt(method, accept, onlyBytes, true);
+      if (first !== AGAIN && first !== BUSY) return Promise.resolve(first);
       return this.#box!.wait<R | Ending>(
         this.#inRing(),
         PUTS,
         GET_WAITERS,
         wait,
-        () => this.#attempt(method, accept, onlyBytes),
+        () => this.#attempt(method, accept, onlyBytes, true),
         () => TIMED_OUT,
         true,
       );
@@ -229,7 +269,11 @@ export class RingTransport extends Transport {
       PUTS,
       GET_WAITERS,
       deadline,
-      () => this.#attempt(method, accept, onlyBytes),
+      () =>
+        this.#attempt(method, accept, onlyBytes, false) as
+          | R
+          | Ending
+          | typeof AGAIN,
       () => TIMED_OUT,
     );
   }

@@ -23,7 +23,7 @@
 // freed and cleared from it in one commit.
 
 import { programHeap } from "../runtime/_context.ts";
-import { acquire, commit, LOCK_CELLS, release, stage } from "./_lock.ts";
+import { acquire, commit, lockCells, release, stage } from "./_lock.ts";
 
 // Header cells.
 const MAGIC = 0;
@@ -34,7 +34,9 @@ const CHUNKS = 5; // head of the record chunks
 const SWEEP_CHUNK = 6; // the sweep's cursor (see _records.ts)
 const SWEEP_INDEX = 7;
 const LOCK = 8;
-const FREE = LOCK + LOCK_CELLS; // one free-list head per size class
+/** The heap's journal holds a split: a pop and a push per size class. */
+const PAIRS = 40;
+const FREE = LOCK + lockCells(PAIRS); // one free-list head per size class
 const MIN_CLASS = 6; // 64 B
 const MAX_CLASS = 30; // 1 GiB
 const HEADER_CELLS = FREE + MAX_CLASS + 1;
@@ -45,7 +47,7 @@ const INITIALIZING = -1;
 /** Cells of a record. */
 export const RECORD_CELLS = 128;
 /** The cell of a record that links it into the free records. */
-export const RECORD_NEXT = LOCK_CELLS + 2;
+export const RECORD_NEXT = lockCells() + 2;
 /** Records per chunk: a chunk is one 32 KiB block. */
 const CHUNK_RECORDS = 63;
 const CHUNK_HEADER = 4; // +0: next chunk
@@ -124,26 +126,37 @@ export class Heap {
 
   /**
    * Allocates a block of at least `bytes` bytes and returns its first cell;
-   * `into` (a cell the caller owns under its own lock) receives the address
-   * in the same commit, so the block always has an owner.
+   * `into` (a cell the caller owns under its own lock, 0 until now)
+   * receives the address in the same commit, so the block always has an
+   * owner. (A dead holder's allocation into a cell whose owner has moved on
+   * is overwritten here: that block leaks, once per such death.)
    */
   allocate(bytes: number, into: number): number {
     const c = sizeClass(bytes);
     this.#lock();
     try {
-      const head = this.cells[FREE + c];
       let n = 0;
-      if (head !== 0) {
-        this.reach(head + 1);
+      let block = 0;
+      // The smallest free block that fits, halved down to the size asked:
+      // the unused halves go to their free lists in the same commit.
+      for (let k = c; k <= MAX_CLASS && block === 0; k++) {
+        const head = this.cells[FREE + k];
+        if (head === 0) continue;
+        this.reach(head + 2 ** (k - 2));
         const cells = this.cells;
-        n = stage(cells, LOCK, n, FREE + c, cells[head]);
-        n = stage(cells, LOCK, n, into, head);
-        commit(cells, LOCK, n);
-        return head;
+        n = stage(cells, LOCK, n, FREE + k, cells[head], PAIRS);
+        for (let half = k - 1; half >= c; half--) {
+          const rest = head + 2 ** (half - 2);
+          cells[rest] = cells[FREE + half]; // unreachable until the commit
+          n = stage(cells, LOCK, n, FREE + half, rest, PAIRS);
+        }
+        block = head;
       }
-      const block = this.#bump(2 ** (c - 2));
-      n = stage(this.cells, LOCK, n, TOP, block + 2 ** (c - 2));
-      n = stage(this.cells, LOCK, n, into, block);
+      if (block === 0) {
+        block = this.#bump(2 ** (c - 2));
+        n = stage(this.cells, LOCK, n, TOP, block + 2 ** (c - 2), PAIRS);
+      }
+      n = stage(this.cells, LOCK, n, into, block, PAIRS);
       commit(this.cells, LOCK, n);
       return block;
     } finally {
@@ -152,18 +165,22 @@ export class Heap {
   }
 
   /**
-   * Frees the block at `block` of `bytes` bytes (as allocated), and clears
-   * `owner` (the cell that held its address) in the same commit.
+   * Frees the block whose address the cell `owner` holds (`bytes` bytes,
+   * as allocated), and clears `owner` in the same commit. The address is
+   * read under the heap's lock: a dead holder's free that the takeover
+   * replays has cleared it already, and nothing is freed twice.
    */
-  free(block: number, bytes: number, owner: number): void {
+  free(owner: number, bytes: number): void {
     const c = sizeClass(bytes);
-    this.reach(block + 1);
     this.#lock();
     try {
+      const block = this.cells[owner];
+      if (block === 0) return;
+      this.reach(block + 1);
       const cells = this.cells;
       cells[block] = cells[FREE + c]; // unreachable until the commit
-      let n = stage(cells, LOCK, 0, FREE + c, block);
-      n = stage(cells, LOCK, n, owner, 0);
+      let n = stage(cells, LOCK, 0, FREE + c, block, PAIRS);
+      n = stage(cells, LOCK, n, owner, 0, PAIRS);
       commit(cells, LOCK, n);
     } finally {
       release(this.cells, LOCK);
@@ -187,10 +204,17 @@ export class Heap {
       if (record === 0) record = this.#addChunk();
       this.reach(record + RECORD_CELLS);
       const cells = this.cells;
-      let n = stage(cells, LOCK, 0, RECORD_FREE, cells[record + RECORD_NEXT]);
+      let n = stage(
+        cells,
+        LOCK,
+        0,
+        RECORD_FREE,
+        cells[record + RECORD_NEXT],
+        PAIRS,
+      );
       const writes = init(cells, record);
       for (let i = 0; i < writes.length; i += 2) {
-        n = stage(cells, LOCK, n, writes[i], writes[i + 1]);
+        n = stage(cells, LOCK, n, writes[i], writes[i + 1], PAIRS);
       }
       commit(cells, LOCK, n);
       return record;
@@ -209,9 +233,9 @@ export class Heap {
     try {
       const cells = this.cells;
       cells[record + RECORD_NEXT] = cells[RECORD_FREE];
-      let n = stage(cells, LOCK, 0, RECORD_FREE, record);
+      let n = stage(cells, LOCK, 0, RECORD_FREE, record, PAIRS);
       for (let i = 0; i < writes.length; i += 2) {
-        n = stage(cells, LOCK, n, writes[i], writes[i + 1]);
+        n = stage(cells, LOCK, n, writes[i], writes[i + 1], PAIRS);
       }
       commit(cells, LOCK, n);
     } finally {
@@ -248,6 +272,7 @@ export class Heap {
   }
 
   #lock(): void {
+    // Held for a few stores at a time: a patient wait.
     acquire(this.cells, LOCK);
     // A dead holder's committed journal was replayed; an uncommitted one
     // changed nothing (blocks past TOP are unreachable), so nothing more

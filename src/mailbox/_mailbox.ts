@@ -4,11 +4,12 @@
 
 import { isMainThread } from "node:worker_threads";
 import type { ReduceContext } from "../core/reduction.ts";
-import { AGAIN, retry, retrySync } from "../core/park.ts";
+import { AGAIN, retrySync, waitUntil } from "../core/park.ts";
 import type { Wait } from "../core/wait.ts";
 import { currentIdentity, endingsCell } from "../runtime/_context.ts";
 import { type Heap, heap as programHeap } from "./_heap.ts";
 import { PUTS, wakeAll } from "./_ring.ts";
+import { BUSY, heldByLive } from "./_lock.ts";
 import {
   addCopy,
   createRecord,
@@ -24,7 +25,7 @@ import {
   totalOf,
 } from "./_records.ts";
 
-export { AGAIN };
+export { AGAIN, BUSY };
 
 /**
  * How long an async wait sleeps before it re-checks on its own. Everything
@@ -34,6 +35,8 @@ export { AGAIN };
  * (measured: 200 workers parked in 250 ms slices took 12–19% of a core).
  */
 const IDLE_SLICE_MS = 5000;
+/** How often a wait re-checks a ring lock whose holder keeps it (ms). */
+const BUSY_SLICE_MS = 2;
 
 /** What a handle's state is when it crosses into another process. */
 export interface SharedEnd {
@@ -127,32 +130,63 @@ export class Mailbox {
    * than `AGAIN`; the wakers change `cell` of ring `i`. `onTimeout` gives
    * the result once the deadline passes. A `deathAware` wait also wakes
    * when any process of the program ends (a reader waiting for EOF).
+   *
+   * An attempt returns `BUSY` when the ring's lock stayed held by a
+   * process the runtime still counts alive (see _lock.ts): the wait then
+   * watches the lock, and the endings cell, without blocking the thread —
+   * this thread's event loop may be the one that records the holder's end.
    */
   async wait<R>(
     i: number,
     cell: number,
     waiters: number,
     wait: Wait,
-    attempt: () => R | typeof AGAIN,
+    attempt: () => R | typeof AGAIN | typeof BUSY,
     onTimeout: () => R,
     deathAware = false,
   ): Promise<R> {
     const cells = this.heap.cells;
     const ring = this.ring(i);
+    const options = {
+      slice: IDLE_SLICE_MS,
+      also: deathAware ? endingsCell() : undefined,
+    };
     Atomics.add(cells, ring + waiters, 1);
     try {
-      return await retry(
-        cells,
-        ring + cell,
-        wait.deadline,
-        attempt,
-        onTimeout,
-        wait.signal,
-        { slice: IDLE_SLICE_MS, also: deathAware ? endingsCell() : undefined },
-      );
+      for (;;) {
+        let result: R | typeof AGAIN | typeof BUSY = AGAIN;
+        const ready = await waitUntil(
+          cells,
+          ring + cell,
+          () => (result = attempt()) !== AGAIN,
+          wait.deadline,
+          wait.signal,
+          options,
+        );
+        if (!ready) return onTimeout();
+        if ((result as unknown) !== BUSY) return result as R;
+        if (!await this.lockFree(i, wait)) return onTimeout();
+      }
     } finally {
       Atomics.sub(cells, ring + waiters, 1);
     }
+  }
+
+  /**
+   * Waits, without blocking the thread, until ring `i`'s lock is free or
+   * its holder is known to have ended; `false` at the deadline.
+   */
+  lockFree(i: number, wait: Wait): Promise<boolean> {
+    const cells = this.heap.cells;
+    const ring = this.ring(i);
+    return waitUntil(
+      cells,
+      ring, // the lock's holder cell: it changes on release
+      () => !heldByLive(cells, ring),
+      wait.deadline,
+      wait.signal,
+      { slice: BUSY_SLICE_MS, also: endingsCell() },
+    );
   }
 
   /** The blocking form of {@linkcode Mailbox.wait}: parks the thread. */

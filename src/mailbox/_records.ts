@@ -24,6 +24,7 @@ import { currentIdentity, isPidAlive } from "../runtime/_context.ts";
 import { type Heap, RECORD_CELLS, RECORD_NEXT } from "./_heap.ts";
 import {
   acquire,
+  BUSY,
   commit,
   LOCK_CELLS,
   release,
@@ -110,9 +111,13 @@ export function totalOf(heap: Heap, ref: RecordRef, end: number): number {
   return Atomics.load(heap.cells, endBase(ref.record, end) + TOTAL);
 }
 
-function lockRecord(heap: Heap, record: number): void {
+/** Takes the record's lock; `false`: busy (a `brief` wait gave up). */
+function lockRecord(heap: Heap, record: number, brief = false): boolean {
   heap.reach(record + RECORD_CELLS);
-  if (acquire(heap.cells, record + LOCK)) repairSlots(heap, record);
+  const taken = acquire(heap.cells, record + LOCK, brief);
+  if (taken === BUSY) return false;
+  if (taken) repairSlots(heap, record);
+  return true;
 }
 
 function unlockRecord(heap: Heap, record: number): void {
@@ -236,7 +241,7 @@ function growSlots(heap: Heap, record: number, end: number): number {
   n = stage(cells, record, n, base + SLOTS_GROWING, 0);
   n = stage(cells, record, n, base + SLOTS_FREEING, old);
   commit(cells, record, n);
-  if (old !== 0) heap.free(old, count * 8, base + SLOTS_FREEING);
+  if (old !== 0) heap.free(base + SLOTS_FREEING, count * 8);
   return block + 2 * (old === 0 ? 0 : count);
 }
 
@@ -246,16 +251,12 @@ function repairSlots(heap: Heap, record: number): void {
     const base = endBase(record, end);
     const cells = heap.cells;
     const count = cells[base + OVERFLOW_SLOTS];
+    const next = cells[base + OVERFLOW] === 0 ? FIRST_OVERFLOW : count * 2;
     if (cells[base + SLOTS_GROWING] !== 0) {
-      const next = cells[base + OVERFLOW] === 0 ? FIRST_OVERFLOW : count * 2;
-      heap.free(cells[base + SLOTS_GROWING], next * 8, base + SLOTS_GROWING);
+      heap.free(base + SLOTS_GROWING, next * 8);
     }
     if (heap.cells[base + SLOTS_FREEING] !== 0) {
-      heap.free(
-        heap.cells[base + SLOTS_FREEING],
-        count * 4,
-        base + SLOTS_FREEING,
-      );
+      heap.free(base + SLOTS_FREEING, count * 4);
     }
   }
 }
@@ -311,7 +312,8 @@ export function takeOverCopy(
   const me = currentIdentity().pid;
   if (sender === me) return isCurrent(heap, ref) && totalOf(heap, ref, end) > 0;
   return locked(heap, ref, () => {
-    if (heap.cells[endBase(ref.record, end) + TOTAL] === 0) return false;
+    // A dead sender's copy went with it: only live holders keep it open.
+    if (releaseDead(heap, ref.record, end) === 0) return false;
     // Mine first, then the sender's: the total never passes through 0.
     addCopies(heap, ref.record, end, me, 1);
     removeCopies(heap, ref.record, end, sender, 1);
@@ -328,20 +330,27 @@ export function dropCopy(heap: Heap, ref: RecordRef, end: number): boolean {
   const me = currentIdentity().pid;
   return locked(heap, ref, () => {
     removeCopies(heap, ref.record, end, me, 1);
-    const closed = heap.cells[endBase(ref.record, end) + TOTAL] === 0;
-    if (closed) freeIfUnheld(heap, ref.record);
+    const closed = releaseDead(heap, ref.record, end) === 0;
+    freeIfUnheld(heap, ref.record);
     return closed;
   }) ?? true;
 }
 
 /**
  * Whether a live process holds a copy of `end` (dead holders released on
- * the way). An end found closed stays closed.
+ * the way). An end found closed stays closed. When the record's lock stays
+ * busy (its holder may have died, unknown yet), answers `true`: the caller
+ * waits, and asks again when woken (by a drop, or a process's end).
  */
 export function isHeld(heap: Heap, ref: RecordRef, end: number): boolean {
   if (totalOf(heap, ref, end) === 0) return false;
-  return locked(heap, ref, () => releaseDead(heap, ref.record, end) > 0) ??
-    false;
+  if (!lockRecord(heap, ref.record, true)) return true;
+  try {
+    if (!isCurrent(heap, ref)) return false;
+    return releaseDead(heap, ref.record, end) > 0;
+  } finally {
+    unlockRecord(heap, ref.record);
+  }
 }
 
 /** Frees the record if no live process holds any end (lock held). */
@@ -357,11 +366,7 @@ function freeIfUnheld(heap: Heap, record: number): boolean {
     const base = endBase(record, end);
     const cells = heap.cells;
     if (cells[base + OVERFLOW] !== 0) {
-      heap.free(
-        cells[base + OVERFLOW],
-        cells[base + OVERFLOW_SLOTS] * 8,
-        base + OVERFLOW,
-      );
+      heap.free(base + OVERFLOW, cells[base + OVERFLOW_SLOTS] * 8);
     }
   }
   // Unreachable once KIND is 0: cleared for the next user, then freed.

@@ -19,27 +19,36 @@ import type { Heap } from "./_heap.ts";
 import { MAX_BLOCK_BYTES } from "./_heap.ts";
 import {
   acquire,
+  BUSY,
   commit,
   LOCK_CELLS,
   release,
   stage,
   tryAcquire,
 } from "./_lock.ts";
+
+export { BUSY };
 import { wake } from "../core/park.ts";
 
 // Cells of a ring, from its base.
 const LOCK = 0;
 const HEAD = LOCK_CELLS; // byte offset of the oldest record in the data
-const TAIL = HEAD + 1; // byte offset where the next record goes
+/** Byte offset in the data where the next record goes. */
+export const TAIL = HEAD + 1;
 const USED = HEAD + 2; // bytes in use
 /** Records in the ring (read without the lock). */
 export const COUNT = HEAD + 3;
 const CAP = HEAD + 4; // bytes of the data block (0: none yet)
-const DATA = HEAD + 5; // the data block's first cell
-const GROWING = HEAD + 6; // a bigger block being filled (0: none)
-const GROWING_CAP = HEAD + 7;
-const FREEING = HEAD + 8; // the block a grow replaced, until it is freed
-const FREEING_CAP = HEAD + 9;
+/** The data block's first cell. */
+export const DATA = HEAD + 5;
+/** A bigger block being filled by a grow (0: none). */
+export const GROWING = HEAD + 6;
+/** The size of the GROWING block (bytes). */
+export const GROWING_CAP = HEAD + 7;
+/** The block a grow replaced, until it is freed (0: none). */
+export const FREEING = HEAD + 8;
+/** The size of the FREEING block (bytes). */
+export const FREEING_CAP = HEAD + 9;
 /** Bumped after every put (and to wake readers): readers wait on it. */
 export const PUTS = HEAD + 10;
 /** Bumped after every take: producers of a bounded queue wait on it. */
@@ -69,13 +78,19 @@ export const MAX_RECORD = Math.min(LENGTH_MASK, MAX_BLOCK_BYTES / 2) - 4;
 export const EMPTY = -1;
 /** What {@linkcode take} returns when `accept` refused the next record. */
 export const REFUSED = -2;
+/** What a brief {@linkcode take} returns when the lock stayed busy. */
+export const TAKE_BUSY = -3;
 
 function sizeOf(length: number): number {
   return 4 + ((length + 3) & ~3); // records stay 4-byte aligned
 }
 
-function lock(heap: Heap, ring: number): void {
-  if (acquire(heap.cells, ring + LOCK)) repair(heap, ring);
+/** Takes the ring's lock (see _lock.ts); `false`: busy (a brief wait). */
+function lock(heap: Heap, ring: number, brief = false): boolean {
+  const taken = acquire(heap.cells, ring + LOCK, brief);
+  if (taken === BUSY) return false;
+  if (taken) repair(heap, ring);
+  return true;
 }
 
 /**
@@ -84,24 +99,17 @@ function lock(heap: Heap, ring: number): void {
  * block of one that committed but was not freed yet.
  */
 function repair(heap: Heap, ring: number): void {
-  const cells = heap.cells;
-  if (cells[ring + GROWING] !== 0) {
-    heap.free(cells[ring + GROWING], cells[ring + GROWING_CAP], ring + GROWING);
-  }
-  if (heap.cells[ring + FREEING] !== 0) {
-    heap.free(
-      heap.cells[ring + FREEING],
-      heap.cells[ring + FREEING_CAP],
-      ring + FREEING,
-    );
-  }
+  heap.free(ring + GROWING, heap.cells[ring + GROWING_CAP]);
+  heap.free(ring + FREEING, heap.cells[ring + FREEING_CAP]);
 }
 
 /**
  * Appends the record `source[0, length)` (with `flags`); returns `false`
  * without writing when the ring already holds `maxItems` records (0: no
  * limit). With `countTask`, the JoinableQueue's task count rises in the
- * same commit (so a taker never sees the item before its count).
+ * same commit (so a taker never sees the item before its count). With
+ * `brief`, returns {@linkcode BUSY} (writing nothing) rather than wait long
+ * for the lock.
  */
 export function put(
   heap: Heap,
@@ -111,14 +119,15 @@ export function put(
   flags: number,
   maxItems: number,
   countTask: boolean,
-): boolean {
+  brief = false,
+): boolean | typeof BUSY {
   if (length > MAX_RECORD) {
     throw new RangeError(
       `Cannot send a message of ${length} bytes: a Pipe or Queue carries at most ${MAX_RECORD} bytes per message (move large data with SharedMemory or send(obj, { transfer }))`,
     );
   }
   const size = sizeOf(length);
-  lock(heap, ring);
+  if (!lock(heap, ring, brief)) return BUSY;
   try {
     let cells = heap.cells;
     if (maxItems > 0 && cells[ring + COUNT] >= maxItems) return false;
@@ -160,17 +169,19 @@ export function put(
  * Moves the oldest record into `into` (from offset 0) and returns its
  * header (length | flags); {@linkcode EMPTY} when there is none. With
  * `accept`, a record it refuses (given its header and first byte) stays in
- * place and {@linkcode REFUSED} is returned.
+ * place and {@linkcode REFUSED} is returned. With `brief`,
+ * {@linkcode TAKE_BUSY} rather than a long wait for the lock.
  */
 export function take(
   heap: Heap,
   ring: number,
   into: Writer,
   accept?: (header: number, first: number) => boolean,
+  brief = false,
 ): number {
   if (Atomics.load(heap.cells, ring + COUNT) === 0) return EMPTY;
   let header: number;
-  lock(heap, ring);
+  if (!lock(heap, ring, brief)) return TAKE_BUSY;
   try {
     let cells = heap.cells;
     if (cells[ring + COUNT] === 0) return EMPTY;
@@ -266,8 +277,7 @@ function grow(heap: Heap, ring: number, size: number): void {
   n = stage(cells, ring, n, ring + FREEING, old);
   n = stage(cells, ring, n, ring + FREEING_CAP, cap);
   commit(cells, ring, n);
-  if (old !== 0) heap.free(old, cap, ring + FREEING);
-  else Atomics.store(heap.cells, ring + FREEING, 0);
+  heap.free(ring + FREEING, cap);
 }
 
 /**
@@ -315,10 +325,7 @@ export function dispose(heap: Heap, ring: number): boolean {
   const taken = tryAcquire(heap.cells, ring + LOCK);
   if (taken === "busy") return false;
   if (taken === "taken over") repair(heap, ring);
-  const cells = heap.cells;
-  if (cells[ring + DATA] !== 0) {
-    heap.free(cells[ring + DATA], cells[ring + CAP], ring + DATA);
-  }
+  heap.free(ring + DATA, heap.cells[ring + CAP]);
   repair(heap, ring);
   heap.cells.fill(0, ring + HEAD, ring + RING_CELLS);
   release(heap.cells, ring + LOCK);

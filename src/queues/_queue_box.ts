@@ -16,6 +16,7 @@ import { waitOf } from "../core/wait.ts";
 import { Empty, Full, ProcessError } from "../errors.ts";
 import {
   AGAIN,
+  BUSY,
   createMailboxes,
   dropWhenCollected,
   keepWhenCollected,
@@ -35,6 +36,7 @@ import {
   PUT_WAITERS,
   PUTS,
   take,
+  TAKE_BUSY,
   taskDone,
   TASKS,
   TASKS_DONE,
@@ -104,7 +106,12 @@ export class QueueBox {
     return Atomics.load(this.#box.heap.cells, this.#ring() + COUNT);
   }
 
-  #tryPut(method: string, bytes: Uint8Array): boolean {
+  /** Puts the encoded item; `false` when full; `BUSY` (brief only). */
+  #tryPut(
+    method: string,
+    bytes: Uint8Array,
+    brief: boolean,
+  ): boolean | typeof BUSY {
     const box = this.#checkOpen(method);
     return put(
       box.heap,
@@ -114,6 +121,7 @@ export class QueueBox {
       0,
       this.maxsize,
       this.joinable,
+      brief,
     );
   }
 
@@ -131,17 +139,24 @@ export class QueueBox {
     );
   }
 
-  /** Puts an item, waiting for room as `options` allow. */
+  /**
+   * Puts an item, waiting for room as `options` allow. Never blocks the
+   * thread for long: a ring lock that stays held is waited out async.
+   */
   put(item: unknown, options: unknown): Promise<void> {
     try {
       const wait = waitOf("put", options);
       const bytes = this.#encode("put", item);
+      let first: boolean | typeof BUSY;
       try {
-        if (this.#tryPut("put", bytes)) return Promise.resolve();
+        first = this.#tryPut("put", bytes, true);
       } finally {
         if (outbox.bytes.length > SCRATCH_KEPT) outbox = new Writer();
       }
-      if (wait.deadline <= performance.now()) throw this.#full(undefined);
+      if (first === true) return Promise.resolve();
+      if (first === false && wait.deadline <= performance.now()) {
+        throw this.#full(undefined);
+      }
       wait.signal?.throwIfAborted();
       const kept = bytes.slice(); // the outbox is reused meanwhile
       return this.#box!.wait(
@@ -149,7 +164,10 @@ export class QueueBox {
         GETS,
         PUT_WAITERS,
         wait,
-        () => this.#tryPut("put", kept) ? undefined : AGAIN,
+        () => {
+          const done = this.#tryPut("put", kept, true);
+          return done === BUSY ? BUSY : done ? undefined : AGAIN;
+        },
         () => {
           throw this.#full(timeoutOf(options));
         },
@@ -164,14 +182,14 @@ export class QueueBox {
     const wait = waitOf("putSync", options);
     const bytes = this.#encode("putSync", item);
     try {
-      if (this.#tryPut("putSync", bytes)) return;
+      if (this.#tryPut("putSync", bytes, false)) return;
       if (wait.deadline <= performance.now()) throw this.#full(undefined);
       this.#box!.waitSync(
         0,
         GETS,
         PUT_WAITERS,
         wait.deadline,
-        () => this.#tryPut("putSync", bytes) ? undefined : AGAIN,
+        () => this.#tryPut("putSync", bytes, false) ? undefined : AGAIN,
         () => {
           throw this.#full(timeoutOf(options));
         },
@@ -181,10 +199,12 @@ export class QueueBox {
     }
   }
 
-  #tryGet(method: string): unknown {
+  /** Takes and decodes an item, or `AGAIN`, or `BUSY` (brief only). */
+  #tryGet(method: string, brief: boolean): unknown {
     const box = this.#checkOpen(method);
-    const header = take(box.heap, this.#ring(), inbox);
+    const header = take(box.heap, this.#ring(), inbox, undefined, brief);
     if (header === EMPTY) return AGAIN;
+    if (header === TAKE_BUSY) return BUSY;
     try {
       return decode(inbox.bytes.subarray(0, lengthOf(header)));
     } finally {
@@ -196,17 +216,18 @@ export class QueueBox {
   get(options: unknown): Promise<unknown> {
     try {
       const wait = waitOf("get", options);
-      const first = this.#tryGet("get");
-      if (first !== AGAIN) return Promise.resolve(first);
-      if (wait.deadline <= performance.now()) {
+      const first = this.#tryGet("get", true);
+      if (first !== AGAIN && first !== BUSY) return Promise.resolve(first);
+      if (first === AGAIN && wait.deadline <= performance.now()) {
         throw new Empty("the queue is empty");
       }
+      wait.signal?.throwIfAborted();
       return this.#box!.wait(
         0,
         PUTS,
         GET_WAITERS,
         wait,
-        () => this.#tryGet("get"),
+        () => this.#tryGet("get", true),
         () => {
           throw new Empty(
             `the queue stayed empty for ${timeoutOf(options)} ms`,
@@ -221,7 +242,7 @@ export class QueueBox {
   /** The blocking form of {@linkcode QueueBox.get}. */
   getSync(options: unknown): unknown {
     const wait = waitOf("getSync", options);
-    const first = this.#tryGet("getSync");
+    const first = this.#tryGet("getSync", false);
     if (first !== AGAIN) return first;
     if (wait.deadline <= performance.now()) {
       throw new Empty("the queue is empty");
@@ -231,7 +252,7 @@ export class QueueBox {
       PUTS,
       GET_WAITERS,
       wait.deadline,
-      () => this.#tryGet("getSync"),
+      () => this.#tryGet("getSync", false),
       () => {
         throw new Empty(`the queue stayed empty for ${timeoutOf(options)} ms`);
       },

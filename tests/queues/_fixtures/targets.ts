@@ -3,8 +3,9 @@
 
 import {
   type JoinableQueue,
+  Pipe,
   Process,
-  type Queue,
+  Queue,
   registerTargets,
   type SimpleQueue,
 } from "../../../mod.ts";
@@ -125,7 +126,7 @@ export async function putSquare(
  * wrap around the ring and make it grow.
  */
 export async function putUntilKilled(
-  queue: Queue<[number, number, string]>,
+  queue: Queue<[number, number, string] | null>,
   id: number,
   n: number,
   useAsync: boolean,
@@ -153,3 +154,42 @@ registerTargets(import.meta, {
   putSquare,
   putUntilKilled,
 });
+
+/**
+ * Takes items with `getSync` until `null`, checking that each producer's
+ * items come in order and whole; reports `[next index per producer…,
+ * problems]` into `results`.
+ */
+export function checkSync(
+  queue: Queue<[number, number, string] | null>,
+  producers: number,
+  results: Queue<number[]>,
+): void {
+  const next = new Array(producers).fill(0);
+  let problems = 0;
+  for (;;) {
+    const item = queue.getSync();
+    if (item === null) break;
+    const [id, i, payload] = item;
+    if (i !== next[id] || payload !== "x".repeat(i % 97)) problems++;
+    next[id] = i + 1;
+  }
+  results.putSync([...next, problems]);
+}
+
+registerTargets(import.meta, { checkSync });
+
+/** Makes `n` queues it never closes, and returns: its end drops them. */
+export function makeQueuesAndEnd(n: number, made: Int32Array): void {
+  const keep = [];
+  for (let i = 0; i < n; i++) keep.push(new Queue());
+  Atomics.store(made, 0, keep.length);
+}
+
+/** Puts one end of a new Pipe into `out` and returns: it holds the other. */
+export async function putPipeEndAndEnd(out: Queue<unknown>): Promise<void> {
+  const [, far] = Pipe();
+  await out.put(far);
+}
+
+registerTargets(import.meta, { makeQueuesAndEnd, putPipeEndAndEnd });
