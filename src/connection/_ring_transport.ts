@@ -10,7 +10,8 @@
 // end. Closes wake the peer's readers; deaths wake them through the
 // runtime's endings cell, so a parked reader needs no polling.
 
-import { FORMAT_BYTES, type Sidecar, Writer } from "../core/codec.ts";
+import { FORMAT_BYTES, type Sidecar } from "../core/codec.ts";
+import { Scratch } from "../mailbox/_scratch.ts";
 import type { ReduceContext } from "../core/reduction.ts";
 import type { Wait } from "../core/wait.ts";
 import { endingsCell } from "../runtime/_context.ts";
@@ -57,9 +58,7 @@ interface RingState {
 }
 
 /** Received records are copied here, then handed to `accept` at once. */
-let inbox = new Writer();
-/** A larger inbox is dropped after use rather than kept for the process. */
-const INBOX_KEPT = 1 << 20;
+const inboxes = new Scratch();
 
 /** One end of a Pipe over its two rings. */
 export class RingTransport extends Transport {
@@ -211,26 +210,26 @@ export class RingTransport extends Transport {
       }
       return true;
     };
-    let header = take(box.heap, ring, inbox, filter, brief);
-    if (header === EMPTY) {
-      if (this.#peerHeld()) return AGAIN;
-      // Whatever the peer sent before it went is visible now.
-      header = take(box.heap, ring, inbox, filter, brief);
-      if (header === EMPTY) return EOF;
-    }
-    if (header === TAKE_BUSY) return BUSY;
-    if (header === REFUSED) {
-      if (!missingSide) return NOT_BYTES;
-      throw new ProcessError(
-        `Cannot ${method}(): the next message brought transferred or shared objects on the Pipe's side channel, which this copy of the end does not have (it went with another copy): receive in the process that got the end first`,
-      );
-    }
-    const sidecar = (header & SIDE_FLAG) !== 0 ? side.receive() : undefined;
-    const message = inbox.bytes.subarray(0, lengthOf(header));
+    const inbox = inboxes.borrow();
     try {
-      return accept(message, sidecar);
+      let header = take(box.heap, ring, inbox, filter, brief);
+      if (header === EMPTY) {
+        if (this.#peerHeld()) return AGAIN;
+        // Whatever the peer sent before it went is visible now.
+        header = take(box.heap, ring, inbox, filter, brief);
+        if (header === EMPTY) return EOF;
+      }
+      if (header === TAKE_BUSY) return BUSY;
+      if (header === REFUSED) {
+        if (!missingSide) return NOT_BYTES;
+        throw new ProcessError(
+          `Cannot ${method}(): the next message brought transferred or shared objects on the Pipe's side channel, which this copy of the end does not have (it went with another copy): receive in the process that got the end first`,
+        );
+      }
+      const sidecar = (header & SIDE_FLAG) !== 0 ? side.receive() : undefined;
+      return accept(inbox.bytes.subarray(0, lengthOf(header)), sidecar);
     } finally {
-      if (inbox.bytes.length > INBOX_KEPT) inbox = new Writer();
+      inboxes.giveBack(inbox);
     }
   }
 

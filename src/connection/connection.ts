@@ -7,13 +7,8 @@
  * @module
  */
 
-import {
-  decode,
-  encode,
-  encodeBytes,
-  type Sidecar,
-  Writer,
-} from "../core/codec.ts";
+import { decode, encode, encodeBytes, type Sidecar } from "../core/codec.ts";
+import { Scratch } from "../mailbox/_scratch.ts";
 import { registerReducer } from "../core/reduction.ts";
 import { describe } from "../core/describe.ts";
 import { waitOf, type WaitOptions } from "../core/wait.ts";
@@ -57,9 +52,7 @@ export interface SendOptions {
 }
 
 /** Messages are encoded here, then handed to the transport at once. */
-let outbox = new Writer();
-/** A larger outbox is dropped after use rather than kept for the process. */
-const OUTBOX_KEPT = 1 << 20;
+const outboxes = new Scratch();
 
 /**
  * One end of a {@linkcode Pipe} (Python's `multiprocessing.connection.
@@ -132,16 +125,21 @@ export class Connection<T = unknown> {
   send(obj: T, options?: SendOptions): void | Promise<void> {
     const transport = this.#writer("send");
     const transfer = checkTransfer(options);
-    let sidecar: Sidecar | undefined;
-    if (transport.carriesSidecars()) {
-      sidecar = encode(obj, outbox, { path: "obj", transfer });
-    } else {
-      // Transferred buffers are copied, then detached all the same, so the
-      // sender sees what a move would leave.
-      encode(obj, outbox, { path: "obj", bytesOnly: transport.name });
-      for (const buffer of transfer) buffer.transfer();
+    const outbox = outboxes.borrow();
+    try {
+      let sidecar: Sidecar | undefined;
+      if (transport.carriesSidecars()) {
+        sidecar = encode(obj, outbox, { path: "obj", transfer });
+      } else {
+        // Transferred buffers are copied, then detached all the same, so
+        // the sender sees what a move would leave.
+        encode(obj, outbox, { path: "obj", bytesOnly: transport.name });
+        for (const buffer of transfer) buffer.transfer();
+      }
+      return transport.send(outbox.written(), sidecar);
+    } finally {
+      outboxes.giveBack(outbox);
     }
-    return this.#hand(transport, sidecar);
   }
 
   /**
@@ -170,18 +168,12 @@ export class Connection<T = unknown> {
         }: current value is ${describe(size)}`,
       );
     }
-    encodeBytes(bytes.subarray(offset, offset + n), outbox);
-    return this.#hand(transport, undefined);
-  }
-
-  #hand(
-    transport: Transport,
-    sidecar: Sidecar | undefined,
-  ): void | Promise<void> {
+    const outbox = outboxes.borrow();
     try {
-      return transport.send(outbox.written(), sidecar);
+      encodeBytes(bytes.subarray(offset, offset + n), outbox);
+      return transport.send(outbox.written());
     } finally {
-      if (outbox.bytes.length > OUTBOX_KEPT) outbox = new Writer();
+      outboxes.giveBack(outbox);
     }
   }
 

@@ -9,7 +9,13 @@
 // garbage collection, or its process's end) drops the copy, and the queue's
 // memory goes once no live process holds one.
 
-import { decode, encode, type EncodeOptions, Writer } from "../core/codec.ts";
+import {
+  decode,
+  encode,
+  type EncodeOptions,
+  type Writer,
+} from "../core/codec.ts";
+import { Scratch } from "../mailbox/_scratch.ts";
 import type { ReduceContext } from "../core/reduction.ts";
 import { describe } from "../core/describe.ts";
 import { type Wait, waitOf } from "../core/wait.ts";
@@ -44,11 +50,9 @@ import {
 } from "../mailbox/_ring.ts";
 
 /** Items are encoded here, then put at once. */
-let outbox = new Writer();
+const outboxes = new Scratch();
 /** A taken item is copied here, then decoded at once. */
-let inbox = new Writer();
-/** Larger scratch buffers are dropped after use rather than kept. */
-const SCRATCH_KEPT = 1 << 20;
+const inboxes = new Scratch();
 
 /** The wait of a call without options: no limit. */
 const NO_LIMIT: Wait = Object.freeze({ deadline: Infinity });
@@ -131,8 +135,8 @@ export class QueueBox {
     );
   }
 
-  /** Encodes `item` into the outbox; returns its length. */
-  #encode(method: string, item: unknown): number {
+  /** Encodes `item` into `outbox`; returns its length. */
+  #encode(method: string, item: unknown, outbox: Writer): number {
     this.#checkOpen(method);
     encode(item, outbox, this.#encoding);
     return outbox.length;
@@ -153,27 +157,28 @@ export class QueueBox {
   put(item: unknown, options: unknown): Promise<void> {
     try {
       const wait = options === undefined ? NO_LIMIT : waitOf("put", options);
-      const length = this.#encode("put", item);
-      const bytes = outbox.bytes;
+      const outbox = outboxes.borrow();
       let first: boolean | typeof BUSY;
+      let kept: Uint8Array;
       try {
-        first = this.#tryPut("put", bytes, length, true);
+        const length = this.#encode("put", item, outbox);
+        first = this.#tryPut("put", outbox.bytes, length, true);
+        if (first === true) return Promise.resolve();
+        if (first === false && wait.deadline <= performance.now()) {
+          throw this.#full(undefined);
+        }
+        wait.signal?.throwIfAborted();
+        kept = outbox.written().slice(); // the outbox is reused meanwhile
       } finally {
-        if (outbox.bytes.length > SCRATCH_KEPT) outbox = new Writer();
+        outboxes.giveBack(outbox);
       }
-      if (first === true) return Promise.resolve();
-      if (first === false && wait.deadline <= performance.now()) {
-        throw this.#full(undefined);
-      }
-      wait.signal?.throwIfAborted();
-      const kept = bytes.slice(0, length); // the outbox is reused meanwhile
       return this.#box!.wait(
         0,
         GETS,
         PUT_WAITERS,
         wait,
         () => {
-          const done = this.#tryPut("put", kept, length, true);
+          const done = this.#tryPut("put", kept, kept.length, true);
           return done === BUSY ? BUSY : done ? undefined : AGAIN;
         },
         () => {
@@ -188,9 +193,10 @@ export class QueueBox {
   /** The blocking form of {@linkcode QueueBox.put}. */
   putSync(item: unknown, options: unknown): void {
     const wait = options === undefined ? NO_LIMIT : waitOf("putSync", options);
-    const length = this.#encode("putSync", item);
-    const bytes = outbox.bytes;
+    const outbox = outboxes.borrow();
     try {
+      const length = this.#encode("putSync", item, outbox);
+      const bytes = outbox.bytes;
       if (this.#tryPut("putSync", bytes, length, false)) return;
       if (wait.deadline <= performance.now()) throw this.#full(undefined);
       this.#box!.waitSync(
@@ -204,20 +210,21 @@ export class QueueBox {
         },
       );
     } finally {
-      if (outbox.bytes.length > SCRATCH_KEPT) outbox = new Writer();
+      outboxes.giveBack(outbox);
     }
   }
 
   /** Takes and decodes an item, or `AGAIN`, or `BUSY` (brief only). */
   #tryGet(method: string, brief: boolean): unknown {
     const box = this.#checkOpen(method);
-    const header = take(box.heap, this.#ring(), inbox, undefined, brief);
-    if (header === EMPTY) return AGAIN;
-    if (header === TAKE_BUSY) return BUSY;
+    const inbox = inboxes.borrow();
     try {
+      const header = take(box.heap, this.#ring(), inbox, undefined, brief);
+      if (header === EMPTY) return AGAIN;
+      if (header === TAKE_BUSY) return BUSY;
       return decode(inbox.bytes.subarray(0, lengthOf(header)));
     } finally {
-      if (inbox.bytes.length > SCRATCH_KEPT) inbox = new Writer();
+      inboxes.giveBack(inbox);
     }
   }
 

@@ -8,6 +8,7 @@ import {
   Process,
   ProcessError,
   Queue,
+  registerReducer,
 } from "../../mod.ts";
 import {
   blockInGet,
@@ -327,4 +328,33 @@ Deno.test("a plain Queue works as an argument to Pool tasks", async () => {
   ];
   assert.deepEqual(got.sort((a, b) => a - b), [1, 4, 9]);
   queue.close();
+});
+
+class Noisy {
+  constructor(readonly log: Queue<string>, readonly word: string) {}
+}
+registerReducer<Noisy, string>({
+  name: "test.Noisy",
+  type: Noisy,
+  reduce: (noisy) => {
+    noisy.log.putNowait(`reduced ${noisy.word}`); // a put inside a put
+    return noisy.word;
+  },
+  revive: (word) => word as unknown as Noisy,
+});
+
+Deno.test("a reducer that puts into a queue while its item is encoded corrupts nothing", async () => {
+  const log = new Queue<string>();
+  const q = new Queue<unknown>();
+  await q.put({
+    n: [1, 2, 3],
+    noisy: new Noisy(log, "hello"),
+    tail: "x".repeat(50),
+  });
+  assert.deepEqual(await q.get(), {
+    n: [1, 2, 3],
+    noisy: "hello",
+    tail: "x".repeat(50),
+  });
+  assert.equal(log.getNowait(), "reduced hello");
 });
