@@ -174,12 +174,12 @@ export class RingTransport extends Transport {
     flags = sidecar === undefined ? 0 : SIDE_FLAG,
   ): Promise<void> {
     const before = this.#sending ?? Promise.resolve();
+    // Sent before any close(): delivered even if the end closes meanwhile
+    // (close() keeps this copy until then).
     const sending = before.then(async () => {
-      this.#checkOpen("send");
       if (sidecar !== undefined) this.#side.send(sidecar);
       while (this.#put(bytes, flags) === BUSY) {
         await this.#box!.lockFree(this.#outRing(), { deadline: Infinity });
-        this.#checkOpen("send");
       }
     });
     this.#sending = sending;
@@ -318,10 +318,16 @@ export class RingTransport extends Transport {
     this.#closed = true;
     const box = this.#box!;
     keepWhenCollected(this.#collect!);
-    // Wakes readers of both rings: the other end's (EOF now, perhaps) and
-    // this process's own pending receives (closed now).
-    box.drop();
-    this.#side.close();
+    const finish = () => {
+      // Wakes readers of both rings: the other end's (EOF now, perhaps) and
+      // this process's own pending receives (closed now).
+      box.drop();
+      this.#side.close();
+    };
+    // Sends still waiting for the ring's lock land first: a reader sees
+    // EOF only after everything sent before the close.
+    if (this.#sending === null) finish();
+    else this.#sending.then(finish, finish);
   }
 
   share(context: ReduceContext): TransportState {

@@ -100,6 +100,11 @@ export class QueueBox {
     return this.#box!.ring(0);
   }
 
+  /** The heap cells and ring of this queue (for tests of the ring). */
+  get ring(): { cells: Int32Array; base: number } {
+    return { cells: this.#box!.heap.cells, base: this.#ring() };
+  }
+
   #checkOpen(method: string): Mailbox {
     if (this.#closed) {
       throw new ProcessError(

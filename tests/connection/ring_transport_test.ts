@@ -3,7 +3,17 @@
 // closed or its process ended, after everything sent before.
 
 import assert from "node:assert/strict";
-import { EOFError, Pipe, Process, ProcessError } from "../../mod.ts";
+import {
+  Connection,
+  EOFError,
+  Pipe,
+  Process,
+  ProcessError,
+} from "../../mod.ts";
+import { createMailboxes } from "../../src/mailbox/_mailbox.ts";
+import { PIPE } from "../../src/mailbox/_records.ts";
+import { ringPair } from "../../src/connection/_ring_transport.ts";
+import { allocatePid } from "../../src/runtime/_context.ts";
 import {
   answerOnceThenExit,
   answerOnceThenHang,
@@ -236,4 +246,22 @@ Deno.test("an end dropped without close() gives its peer EOF once collected", as
   assert.equal(result.stderr, "");
   assert.equal(result.stdout.trim(), "last words\nEOFError");
   assert.equal(result.code, 0);
+});
+
+Deno.test("a send that finds the ring's lock held waits without blocking, keeps its order, and lands before EOF", async () => {
+  const boxes = createMailboxes(PIPE, 2);
+  const [t0, t1] = ringPair(true, boxes);
+  const [a, b] = [new Connection(t0), new Connection(t1)];
+  const cells = boxes[0].heap.cells;
+  const lock = boxes[0].ring(0); // end 0 writes ring 0; its lock's holder
+  Atomics.store(cells, lock, allocatePid()); // a live process holds it
+  const first = a.send("first");
+  assert.ok(first instanceof Promise); // it did not block this thread
+  const second = a.send("second");
+  a.close(); // before they landed
+  Atomics.store(cells, lock, 0); // the holder lets go
+  await Promise.all([first, second]);
+  assert.equal(await b.recv(), "first");
+  assert.equal(await b.recv(), "second");
+  await assert.rejects(b.recv(), EOFError);
 });

@@ -22,6 +22,8 @@ import {
   stressProduce,
 } from "./_fixtures/targets.ts";
 import { assertNoChildren, until } from "../_helpers.ts";
+import { boxOf } from "../../src/queues/queue.ts";
+import { allocatePid } from "../../src/runtime/_context.ts";
 
 Deno.test("items put by a producer process arrive in order", async () => {
   const q = new Queue<number>();
@@ -357,4 +359,18 @@ Deno.test("a reducer that puts into a queue while its item is encoded corrupts n
     tail: "x".repeat(50),
   });
   assert.equal(log.getNowait(), "reduced hello");
+});
+
+Deno.test("an await get on a queue whose lock another process holds does not block this thread", async () => {
+  const q = new Queue<string>();
+  q.putNowait("item");
+  const { cells, base } = boxOf(q).ring;
+  Atomics.store(cells, base, allocatePid()); // a live process holds the lock
+  let got: string | undefined;
+  const pending = q.get().then((item) => got = item);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(got, undefined); // waiting, and this thread ran meanwhile
+  Atomics.store(cells, base, 0);
+  await pending;
+  assert.equal(got, "item");
 });
