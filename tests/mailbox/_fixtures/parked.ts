@@ -43,3 +43,11 @@ export async function parkInPoll(
 }
 
 registerTargets(import.meta, { parkInGet, parkInRecv, parkInPoll });
+
+/** Parks without any mailbox: a long timer only (a control). */
+export async function parkInTimer(cells: Int32Array): Promise<void> {
+  ready(cells);
+  await new Promise((resolve) => setTimeout(resolve, 100_000));
+}
+
+registerTargets(import.meta, { parkInTimer });
