@@ -20,8 +20,14 @@ Deno.test("50k live Pipes and 20k live Queues, then 100k made and dropped: the p
   const perLive = (figures.liveRss - figures.startRss) / figures.live;
   assert.ok(perLive < 8192, `${perLive} bytes per live Pipe or Queue`);
   // Dropped ones are reclaimed: the heap reuses their records and rings.
+  // 80k cycles leaking would take ~120 MB; when the machine is busy, the
+  // collector runs the dropped handles' finalizers later, so more are
+  // alive at the peak (seen: up to 9 MB more than after the warm-up).
   const heapGrowth = figures.endTop - figures.warmTop;
-  assert.ok(heapGrowth < 2 ** 20, `the shared heap grew ${heapGrowth} bytes`);
+  assert.ok(
+    heapGrowth < 32 * 2 ** 20,
+    `the shared heap grew ${heapGrowth} bytes`,
+  );
   const rssGrowth = figures.endRss - figures.warmRss;
   assert.ok(rssGrowth < 64 * 2 ** 20, `RSS grew ${rssGrowth} bytes`);
 });

@@ -113,8 +113,10 @@ if (import.meta.main) {
   // MAX_WINDOWS have passed), and the last one is reported.
   let windows = 1;
   let window = await measure(WINDOW_MS);
+  const series = [Math.round(window.programPercent * 10) / 10];
   while (windows < MAX_WINDOWS && !idle(window, mode !== "one")) {
     window = await measure(WINDOW_MS);
+    series.push(Math.round(window.programPercent * 10) / 10);
     windows++;
   }
   for (let i = 0; i < children.length; i++) queue.putNowait(i);
@@ -123,6 +125,11 @@ if (import.meta.main) {
   if (mode === "timers") { for (const child of children) child.terminate(); }
   await Promise.all(children.map((child) => child.join()));
   console.log(
-    JSON.stringify({ children: children.length, windows, ...window }),
+    JSON.stringify({
+      children: children.length,
+      windows,
+      series,
+      ...window,
+    }),
   );
 }
