@@ -1,0 +1,322 @@
+// A ClusterPool's side of the wire: its two connections (commands, and a
+// blocking one that reads its result list), its liveness key, the tasks it
+// sent and is waiting for, and the first result of each.
+
+import { ProcessError } from "../errors.ts";
+import { delay, within } from "../core/wait.ts";
+import type { Canceller, Sink, Task } from "./_jobs.ts";
+import {
+  decodeResult,
+  entryFields,
+  GROUP,
+  OK,
+  type PoolKeys,
+} from "./_layout.ts";
+import {
+  closeRedis,
+  isReplyError,
+  openRedis,
+  type RedisClient,
+  type RedisTarget,
+} from "./_redis.ts";
+import { defineScripts } from "./_scripts.ts";
+import type { TaskRef } from "./_targets.ts";
+import { type ClusterWorkerInfo, listWorkers } from "./_workers.ts";
+import type { ClusterPoolStats } from "./cluster_pool.ts";
+
+/** How a pool's tasks are to be run, as its options said. */
+export interface PoolSettings {
+  keys: PoolKeys;
+  leaseMs: number;
+  maxDeliveries: number;
+  retries: number;
+}
+
+/** The results read from the list in one go, at most. */
+const READ_BATCH = 1000;
+
+export class PoolClient implements Canceller {
+  readonly #cmd: RedisClient;
+  readonly #reader: RedisClient;
+  readonly #settings: PoolSettings;
+  readonly #keys: PoolKeys;
+  readonly #id = crypto.randomUUID();
+  #seq = 0;
+  #pending = new Map<number, Task>();
+  #beat?: ReturnType<typeof setInterval>;
+  #capacity = 1;
+  #reading?: Promise<void>;
+  #closed?: Promise<void>;
+  /** Called whenever a task settles (the pool's join waits on it). */
+  onSettled: () => void = () => {};
+  readonly stats: ClusterPoolStats = {
+    tasksSubmitted: 0,
+    tasksCompleted: 0,
+    tasksFailed: 0,
+    tasksCancelled: 0,
+    tasksRedelivered: 0,
+    resultsIgnored: 0,
+    runningMs: 0,
+    roundTripMs: 0,
+  };
+
+  /** Opens both connections and starts reading results. */
+  static async open(
+    target: RedisTarget,
+    settings: PoolSettings,
+  ): Promise<PoolClient> {
+    const cmd = await openRedis(target, { connectionName: "mp-pool" });
+    let reader: RedisClient | undefined;
+    try {
+      reader = await openRedis(target, {
+        blocking: true,
+        connectionName: "mp-pool-results",
+      });
+      const client = new PoolClient(cmd, reader, settings);
+      await client.#start();
+      return client;
+    } catch (error) {
+      cmd.disconnect();
+      reader?.disconnect();
+      throw error;
+    }
+  }
+
+  private constructor(
+    cmd: RedisClient,
+    reader: RedisClient,
+    settings: PoolSettings,
+  ) {
+    this.#cmd = cmd;
+    this.#reader = reader;
+    this.#settings = settings;
+    this.#keys = settings.keys;
+  }
+
+  async #start(): Promise<void> {
+    defineScripts(this.#cmd);
+    try {
+      // From the stream's start: tasks sent before any worker came wait.
+      await this.#cmd.xgroup(
+        "CREATE",
+        this.#keys.tasks,
+        GROUP,
+        "0",
+        "MKSTREAM",
+      );
+    } catch (error) {
+      if (!isReplyError(error, "BUSYGROUP")) throw error;
+    }
+    const { leaseMs } = this.#settings;
+    await this.#cmd.set(this.#keys.client(this.#id), "1", "PX", leaseMs);
+    await this.#refreshCapacity();
+    this.#beat = setInterval(() => this.#heartbeat(), leaseMs / 3);
+    this.#reading = this.#read();
+  }
+
+  /** The processes of the live workers (at least 1), for chunk sizes. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Tasks sent and not settled yet. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** The live workers of the pool's name. */
+  workers(): Promise<ClusterWorkerInfo[]> {
+    return listWorkers(this.#cmd, this.#keys);
+  }
+
+  /**
+   * Sends a task to the stream (once its reference is known) and returns
+   * it; its result goes to `sink`.
+   */
+  submit(
+    ref: TaskRef | Promise<TaskRef>,
+    kind: number,
+    payload: Uint8Array,
+    timeout: number,
+    sink: Sink,
+  ): Task {
+    const task: Task = {
+      seq: ++this.#seq,
+      submittedAt: performance.now(),
+      sink,
+    };
+    this.#pending.set(task.seq, task);
+    this.stats.tasksSubmitted++;
+    const send = (ref: TaskRef) => {
+      if (task.cancelled || !this.#pending.has(task.seq)) return;
+      const { leaseMs, maxDeliveries, retries } = this.#settings;
+      const fields = entryFields({
+        client: this.#id,
+        seq: task.seq,
+        kind,
+        module: ref.module,
+        name: ref.name,
+        hash: ref.hash,
+        timeout: Number.isFinite(timeout)
+          ? Math.max(1, Math.round(timeout))
+          : 0,
+        retries,
+        attempt: 0,
+        leaseMs,
+        maxDeliveries,
+        payload,
+      });
+      this.#cmd.xadd(this.#keys.tasks, "*", ...(fields as string[])).then(
+        (id: string | null) => {
+          task.entryId = id ?? undefined;
+          if (task.cancelled && id) {
+            this.#cmd.xdel(this.#keys.tasks, id).catch(() => {});
+          }
+        },
+        (error: unknown) => this.fail(task, error),
+      );
+    };
+    if (ref instanceof Promise) {
+      ref.then(send, (error) => this.fail(task, error));
+    } else send(ref);
+    return task;
+  }
+
+  /** Drops a task not settled yet (see `Canceller`). */
+  cancel(task: Task, stopRunning: boolean): void {
+    if (!this.#pending.delete(task.seq)) return;
+    this.stats.tasksCancelled++;
+    if (task.entryId !== undefined) {
+      this.#cmd.xdel(this.#keys.tasks, task.entryId).catch(() => {});
+    } else task.cancelled = true;
+    if (stopRunning) this.#publishCancel(String(task.seq));
+    this.onSettled();
+  }
+
+  /** Fails a task here (it could not be sent). */
+  fail(task: Task, error: unknown): void {
+    if (!this.#pending.delete(task.seq)) return;
+    this.stats.tasksFailed++;
+    task.sink.done(task, false, error);
+    this.onSettled();
+  }
+
+  /** Drops every task, asks the workers to stop them, and fails them. */
+  dropAll(error: unknown): void {
+    const tasks = [...this.#pending.values()];
+    for (const task of tasks) this.cancel(task, false);
+    this.#publishCancel("*");
+    for (const task of tasks) task.sink.done(task, false, error);
+  }
+
+  #publishCancel(which: string): void {
+    this.#cmd.publish(this.#keys.cancel, `${this.#id} ${which}`).catch(
+      () => {},
+    );
+  }
+
+  async #read(): Promise<void> {
+    const key = this.#keys.results(this.#id);
+    const reader = this.#reader as unknown as {
+      blmpopBuffer(
+        ...args: unknown[]
+      ): Promise<[Uint8Array, Uint8Array[]] | null>;
+    };
+    while (this.#closed === undefined) {
+      let reply: [Uint8Array, Uint8Array[]] | null;
+      try {
+        reply = await reader.blmpopBuffer(
+          0,
+          1,
+          key,
+          "LEFT",
+          "COUNT",
+          READ_BATCH,
+        );
+      } catch {
+        if (this.#closed !== undefined) return;
+        await delay(50); // the connection comes back by itself
+        continue;
+      }
+      if (reply === null) continue;
+      for (const bytes of reply[1]) {
+        if (bytes.length > 0) this.#onResult(bytes);
+      }
+    }
+  }
+
+  #onResult(bytes: Uint8Array): void {
+    const result = decodeResult(bytes);
+    const task = this.#pending.get(result.seq);
+    const stats = this.stats;
+    if (task === undefined) {
+      stats.resultsIgnored++;
+      return;
+    }
+    this.#pending.delete(result.seq);
+    const ok = result.status === OK;
+    if (ok) stats.tasksCompleted++;
+    else stats.tasksFailed++;
+    if (result.deliveries > 1) stats.tasksRedelivered++;
+    stats.runningMs += result.runningMs;
+    stats.roundTripMs += performance.now() - task.submittedAt;
+    task.sink.done(task, ok, result.value);
+    this.onSettled();
+  }
+
+  async #heartbeat(): Promise<void> {
+    const { leaseMs } = this.#settings;
+    try {
+      const before = await this.#cmd.set(
+        this.#keys.client(this.#id),
+        "1",
+        "PX",
+        leaseMs,
+        "GET",
+      );
+      if (before === null && this.#closed === undefined) {
+        // The key expired: workers took this client for gone and dropped
+        // its tasks. Say so rather than wait for results that cannot come.
+        const error = new ProcessError(
+          `The pool lost contact with Redis for longer than its lease (${leaseMs} ms): the workers may have dropped its tasks`,
+        );
+        for (const task of [...this.#pending.values()]) {
+          this.cancel(task, false);
+          task.sink.done(task, false, error);
+        }
+      }
+      await this.#refreshCapacity();
+    } catch {
+      // Redis is away: the next beat tries again.
+    }
+  }
+
+  async #refreshCapacity(): Promise<void> {
+    const workers = await listWorkers(this.#cmd, this.#keys);
+    this.#capacity = Math.max(
+      1,
+      workers.reduce((n, w) => n + w.processes, 0),
+    );
+  }
+
+  /** Stops reading, deletes the client's keys, closes both connections. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      clearInterval(this.#beat);
+      const results = this.#keys.results(this.#id);
+      // An empty item wakes the reader, which then sees the pool closed.
+      await this.#cmd.rpush(results, "").catch(() => {});
+      await within(
+        this.#reading!,
+        { deadline: performance.now() + 1000 },
+        () => this.#reader.disconnect(),
+      );
+      await this.#cmd.del(this.#keys.client(this.#id), results).catch(
+        () => {},
+      );
+      await Promise.all([closeRedis(this.#cmd), closeRedis(this.#reader)]);
+      await this.#reading;
+    })();
+    return this.#closed;
+  }
+}
