@@ -26,6 +26,7 @@ import type { ClusterPoolStats } from "./cluster_pool.ts";
 
 /** How a pool's tasks are to be run, as its options said. */
 export interface PoolSettings {
+  name: string;
   keys: PoolKeys;
   leaseMs: number;
   maxDeliveries: number;
@@ -65,12 +66,14 @@ export class PoolClient implements Canceller {
     target: RedisTarget,
     settings: PoolSettings,
   ): Promise<PoolClient> {
-    const cmd = await openRedis(target, { connectionName: "mp-pool" });
+    const cmd = await openRedis(target, {
+      connectionName: `mp-pool:${settings.name}`,
+    });
     let reader: RedisClient | undefined;
     try {
       reader = await openRedis(target, {
         blocking: true,
-        connectionName: "mp-pool-results",
+        connectionName: `mp-pool-results:${settings.name}`,
       });
       const client = new PoolClient(cmd, reader, settings);
       await client.#start();

@@ -22,13 +22,7 @@ import type {
 } from "../pool/pool.ts";
 import type { Callable } from "../runtime/targets.ts";
 import { ClusterAsyncResult, settleResult } from "./async_result.ts";
-import {
-  type Callbacks,
-  Job,
-  runCallback,
-  Stream,
-  type Task,
-} from "./_jobs.ts";
+import { type Callbacks, Job, runCallback } from "./_jobs.ts";
 import {
   CALL,
   checkName,
@@ -37,6 +31,13 @@ import {
   poolKeys,
   STARMAP,
 } from "./_layout.ts";
+import {
+  encodeChunks,
+  type ImapHost,
+  mapItems,
+  runImap,
+  submitChunks,
+} from "./_map.ts";
 import { checkTarget, type ConnectionOptions } from "./_redis.ts";
 import { PoolClient } from "./_pool_client.ts";
 import { locateTask, rootUrl, type TaskRef, taskRef } from "./_targets.ts";
@@ -217,6 +218,7 @@ export class ClusterPool {
     );
     const root = rootUrl(method, options.root);
     const client = await PoolClient.open(target, {
+      name,
       keys: poolKeys(name),
       leaseMs: Math.round(leaseMs),
       maxDeliveries,
@@ -233,6 +235,7 @@ export class ClusterPool {
       );
     }
     this.#client = client;
+    this.#host.client = client;
     this.#root = root;
     client.onSettled = () => this.#settled();
   }
@@ -495,82 +498,26 @@ export class ClusterPool {
   ): ClusterAsyncResult<unknown[]> {
     this.#checkRunning(method);
     const ref = this.#ref(fn, method);
-    if (
-      typeof (iterable as Iterable<unknown>)?.[Symbol.iterator] !== "function"
-    ) {
-      throw new TypeError(
-        `Cannot call ${method}() as its second argument must be an iterable such as an array${
-          typeof (iterable as AsyncIterable<unknown>)
-              ?.[Symbol.asyncIterator] === "function"
-            ? " (use imap() for async iterables)"
-            : ""
-        }: current value is ${describe(iterable)}`,
-      );
-    }
-    const options =
-      typeof chunksizeOrOptions === "object" && chunksizeOrOptions !== null
-        ? chunksizeOrOptions
-        : { chunksize: chunksizeOrOptions };
+    const items = mapItems(method, kind, iterable);
+    const options = optionsOf(chunksizeOrOptions);
     const limits = checkMethodOptions(method, options);
     const callbacks = checkCallbacks(method, options);
-    const items = Array.isArray(iterable)
-      ? iterable
-      : Array.from(iterable as Iterable<unknown>);
+    // Python's rule: about four tasks per process of the live workers.
     const chunksize = checkChunksize(method, options.chunksize) ??
       (Math.ceil(items.length / (this.#client.capacity * 4)) || 1);
-    if (kind === STARMAP) {
-      items.forEach((item, i) => {
-        if (!Array.isArray(item)) {
-          throw new TypeError(
-            `Cannot call ${method}() as each item must be an array of arguments: current value at index ${i} is ${
-              describe(item)
-            }`,
-          );
-        }
-      });
-    }
-    const chunks: Uint8Array[] = [];
-    for (let start = 0; start < items.length; start += chunksize) {
-      chunks.push(
-        encodeValue(
-          items.slice(start, start + chunksize),
-          `iterable (the chunk from index ${start})`,
-        ),
-      );
-    }
+    const chunks = encodeChunks(items, chunksize);
     const result = new ClusterAsyncResult<unknown[]>();
-    const job = this.#job(
-      result as ClusterAsyncResult<unknown>,
-      callbacks,
-      limits.signal,
-    );
+    const job = this.#job(result, callbacks, limits.signal);
     if (job === undefined) return result;
-    const parts: ArrayLike<unknown>[] = new Array(chunks.length);
-    chunks.forEach((chunk, i) => {
-      if (job.failed) return;
-      const sink = {
-        done: (task: Task, ok: boolean, value: unknown) => {
-          if (ok) parts[i] = value as ArrayLike<unknown>;
-          job.done(task, ok, ok ? undefined : value);
-        },
-      };
-      const task = this.#client.submit(
-        ref,
-        kind,
-        chunk,
-        limits.timeout,
-        sink as never,
-      );
-      job.add(task);
-    });
-    job.seal(() => {
-      const out: unknown[] = new Array(items.length);
-      let o = 0;
-      for (const part of parts) {
-        for (let k = 0; k < part.length; k++) out[o++] = part[k];
-      }
-      return out;
-    });
+    submitChunks(
+      this.#client,
+      job,
+      ref,
+      kind,
+      chunks,
+      items.length,
+      limits.timeout,
+    );
     return result;
   }
 
@@ -583,11 +530,9 @@ export class ClusterPool {
   ): AsyncIterableIterator<unknown> {
     this.#checkRunning(method);
     const ref = this.#ref(fn, method);
-    const isAsync =
-      typeof (iterable as AsyncIterable<unknown>)?.[Symbol.asyncIterator] ===
-        "function";
     if (
-      !isAsync &&
+      typeof (iterable as AsyncIterable<unknown>)?.[Symbol.asyncIterator] !==
+        "function" &&
       typeof (iterable as Iterable<unknown>)?.[Symbol.iterator] !== "function"
     ) {
       throw new TypeError(
@@ -596,88 +541,37 @@ export class ClusterPool {
         }`,
       );
     }
-    const options =
-      typeof chunksizeOrOptions === "object" && chunksizeOrOptions !== null
-        ? chunksizeOrOptions
-        : { chunksize: chunksizeOrOptions };
+    const options = optionsOf(chunksizeOrOptions);
     const limits = checkMethodOptions(method, options);
     const chunksize = checkChunksize(method, options.chunksize) ?? 1;
-    return this.#imapRun(
+    return runImap(
+      this.#host,
       method,
       ref,
       ordered,
-      iterable as never,
-      isAsync,
+      iterable as Iterable<unknown>,
       chunksize,
       limits,
     );
   }
 
-  async *#imapRun(
-    method: string,
-    ref: TaskRef | Promise<TaskRef>,
-    ordered: boolean,
-    iterable: Iterable<unknown> | AsyncIterable<unknown>,
-    isAsync: boolean,
-    chunksize: number,
-    limits: { timeout: number; signal?: AbortSignal },
-  ): AsyncGenerator<unknown> {
-    if (this.#state === "terminate") {
-      throw new ProcessError(`Cannot run ${method}(): the pool was terminated`);
-    }
-    const stream = new Stream(this.#client, ordered, limits.signal);
-    this.#feeders++;
-    const iterator = isAsync
-      ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-      : (iterable as Iterable<unknown>)[Symbol.iterator]();
-    let exhausted = false;
-    let next = 0;
-    let position = 0;
-    try {
-      while (true) {
-        stream.throwIfAborted();
-        // Enough chunks ahead to keep every worker busy twice over.
-        while (!exhausted && stream.pending < 2 * this.#client.capacity) {
-          const items: unknown[] = [];
-          while (items.length < chunksize) {
-            const step = await iterator.next();
-            if (step.done) {
-              exhausted = true;
-              break;
-            }
-            items.push(step.value);
-          }
-          if (items.length === 0) break;
-          if ((this.#state as string) === "terminate") {
-            throw new ProcessError(
-              `Cannot go on with ${method}(): the pool was terminated`,
-            );
-          }
-          const payload = encodeValue(
-            items,
-            `iterable (the chunk from item ${position})`,
-          );
-          position += items.length;
-          stream.add(
-            this.#client.submit(ref, MAP, payload, limits.timeout, stream),
-            next++,
-          );
-        }
-        if (stream.pending === 0 && exhausted) return;
-        const values = await stream.next();
-        for (let k = 0; k < values.length; k++) yield values[k];
-      }
-    } finally {
-      stream.stop();
-      if (!exhausted) {
-        try {
-          await iterator.return?.();
-        } catch { /* the input's own cleanup failed: nothing to report to */ }
-      }
-      this.#feeders--;
-      this.#settled();
-    }
-  }
+  #host: ImapHost = {
+    client: undefined as never,
+    terminated: () => this.#state === "terminate",
+    loops: (delta) => {
+      this.#feeders += delta;
+      if (delta < 0) this.#settled();
+    },
+  };
+}
+
+/** A chunk size or an options object, as an options object. */
+function optionsOf<O extends { chunksize?: number }>(
+  value: number | O | undefined,
+): O {
+  return typeof value === "object" && value !== null
+    ? value
+    : { chunksize: value } as O;
 }
 
 export type { ClusterWorkerInfo };

@@ -78,6 +78,7 @@ export class ClusterQueue<T = unknown> {
   #target: RedisTarget;
   #cmd: RedisClient;
   #keys: ReturnType<typeof queueKeys>;
+  #name: string;
   #idle: Blocker[] = [];
   #busy = new Set<Blocker>();
   #closed = false;
@@ -103,7 +104,7 @@ export class ClusterQueue<T = unknown> {
     const maxsize = options.maxsize === undefined
       ? undefined
       : checkWhole(method, "options.maxsize", options.maxsize, 0, 0);
-    const cmd = await openRedis(target, { connectionName: "mp-queue" });
+    const cmd = await openRedis(target, { connectionName: `mp-queue:${name}` });
     defineScripts(cmd);
     const keys = queueKeys(name);
     try {
@@ -113,7 +114,7 @@ export class ClusterQueue<T = unknown> {
       cmd.disconnect();
       throw error;
     }
-    return new ClusterQueue<T>(TOKEN, target, cmd, keys);
+    return new ClusterQueue<T>(TOKEN, target, cmd, name);
   }
 
   /** Use `ClusterQueue.connect()`. */
@@ -121,7 +122,7 @@ export class ClusterQueue<T = unknown> {
     token: symbol,
     target: RedisTarget,
     cmd: RedisClient,
-    keys: ReturnType<typeof queueKeys>,
+    name: string,
   ) {
     if (token !== TOKEN) {
       throw new TypeError(
@@ -130,7 +131,8 @@ export class ClusterQueue<T = unknown> {
     }
     this.#target = target;
     this.#cmd = cmd;
-    this.#keys = keys;
+    this.#name = name;
+    this.#keys = queueKeys(name);
   }
 
   /**
@@ -297,7 +299,7 @@ export class ClusterQueue<T = unknown> {
   async #openBlocker(): Promise<Blocker> {
     const client = await openRedis(this.#target, {
       blocking: true,
-      connectionName: "mp-queue-wait",
+      connectionName: `mp-queue-wait:${this.#name}`,
     });
     const id = await client.client("ID") as number;
     return { client, id };

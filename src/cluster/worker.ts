@@ -10,16 +10,11 @@ import { ProcessError } from "../errors.ts";
 import { describe } from "../core/describe.ts";
 import { delay } from "../core/wait.ts";
 import { cpuCount } from "../process/process.ts";
-import { Pool } from "../pool/pool.ts";
 import {
-  CALL,
   checkName,
-  decodeValue,
   encodeResult,
-  entryFields,
   FAILED,
   GROUP,
-  MAP,
   OK,
   parseEntry,
   type PoolKeys,
@@ -36,10 +31,12 @@ import {
   type RedisClient,
   type RedisTarget,
 } from "./_redis.ts";
-import { defineScripts, runScript, runScriptBuffer } from "./_scripts.ts";
-import { resolveTask, rootUrl } from "./_targets.ts";
+import { defineScripts } from "./_scripts.ts";
+import { rootUrl } from "./_targets.ts";
 import { checkWhole } from "./_checks.ts";
-import { HEARTBEAT_MS, HEARTBEAT_TTL_MS } from "./_workers.ts";
+import { HEARTBEAT_MS } from "./_workers.ts";
+import { isVersionSkew, LocalRunner } from "./_runner.ts";
+import { type Delivery, MIN_LEASE_MS, WorkerStream } from "./_worker_stream.ts";
 
 /**
  * Options of `ClusterWorker.start()` (the `cluster-worker` program's
@@ -114,17 +111,6 @@ interface Running {
 }
 
 const TOKEN = Symbol("ClusterWorker.start");
-/** How long a client's liveness is trusted before it is checked again. */
-const CLIENT_CHECK_MS = 1000;
-const RESULT_TTL_MS = 60_000;
-const MIN_LEASE_MS = 100;
-/** Work kept at hand per process by the default prefetch, and its bound. */
-const PREFETCH_MS = 5;
-const MAX_PREFETCH = 64;
-/** Tasks typically shorter than this run without a signal (see #run). */
-const STOPPABLE_MS = 2;
-/** Results written by one script call, at most. */
-const MAX_BATCH = 256;
 
 /**
  * A worker of a `ClusterPool` name in this program: takes tasks from Redis
@@ -156,23 +142,16 @@ export class ClusterWorker {
   #target: RedisTarget;
   #keys: PoolKeys;
   #name: string;
-  #root: URL;
   #processes: number;
-  #prefetch?: number;
-  /** The mean time one task holds a process (ms), once measured. */
-  #serviceMs?: number;
-  /** The same per task function (`name@module`). */
-  #durations = new Map<string, number>();
-  #completions: { id: string; key: string; bytes: Uint8Array }[] = [];
   #consumer = `${hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
   #log: (line: string) => void;
   #cmd!: RedisClient;
   #blk!: RedisClient;
   #sub!: RedisClient;
-  #pool: Pool;
+  #stream!: WorkerStream;
+  #runner: LocalRunner;
   #running = new Map<string, Running>();
   #room?: PromiseWithResolvers<void>;
-  #clients = new Map<string, { alive: boolean; at: number }>();
   #cancelled = new Map<string, number>();
   #shortestLease = Infinity;
   #timers = new Set<ReturnType<typeof setTimeout>>();
@@ -180,6 +159,7 @@ export class ClusterWorker {
   #stopped?: Promise<void>;
   #end = Promise.withResolvers<void>();
   #reading?: Promise<void>;
+  #startedAt = new Date().toISOString();
   #stats: ClusterWorkerStats = {
     tasksRun: 0,
     tasksFailed: 0,
@@ -233,7 +213,7 @@ export class ClusterWorker {
     try {
       await worker.#connect();
     } catch (error) {
-      await worker.#pool.terminate();
+      await worker.#runner.pool.terminate();
       worker.#cmd?.disconnect();
       worker.#blk?.disconnect();
       worker.#sub?.disconnect();
@@ -263,13 +243,14 @@ export class ClusterWorker {
     this.#target = target;
     this.#name = name;
     this.#keys = poolKeys(name);
-    this.#root = root;
     this.#processes = settings.processes;
-    this.#prefetch = settings.prefetch;
     this.#log = settings.log;
-    this.#pool = new Pool({
+    this.#runner = new LocalRunner({
       processes: settings.processes,
+      prefetch: settings.prefetch,
       maxTasksPerChild: settings.maxTasksPerChild,
+      root,
+      worker: this.#consumer,
     });
   }
 
@@ -304,15 +285,23 @@ export class ClusterWorker {
   }
 
   async #connect(): Promise<void> {
-    this.#cmd = await openRedis(this.#target, { connectionName: "mp-worker" });
+    this.#cmd = await openRedis(this.#target, {
+      connectionName: `mp-worker:${this.#name}`,
+    });
     defineScripts(this.#cmd);
+    this.#stream = new WorkerStream(
+      this.#cmd,
+      this.#keys,
+      this.#consumer,
+      this.#log,
+    );
     this.#blk = await openRedis(this.#target, {
       blocking: true,
-      connectionName: "mp-worker-tasks",
+      connectionName: `mp-worker-tasks:${this.#name}`,
     });
     this.#sub = await openRedis(this.#target, {
       blocking: true,
-      connectionName: "mp-worker-cancel",
+      connectionName: `mp-worker-cancel:${this.#name}`,
     });
     for (const client of [this.#cmd, this.#blk, this.#sub]) {
       client.on("reconnecting", () => {
@@ -326,26 +315,12 @@ export class ClusterWorker {
       (_channel: string, message: string) => this.#onCancel(message),
     );
     await this.#sub.subscribe(this.#keys.cancel);
-    await this.#ensureGroup();
+    await this.#stream.ensureGroup();
     await this.#heartbeat();
     this.#every(() => this.#heartbeat(), () => HEARTBEAT_MS);
     this.#every(() => this.#renew(), () => this.#renewMs());
     this.#every(() => this.#reclaim(), () => this.#reclaimMs());
     this.#reading = this.#readLoop();
-  }
-
-  async #ensureGroup(): Promise<void> {
-    try {
-      await this.#cmd.xgroup(
-        "CREATE",
-        this.#keys.tasks,
-        GROUP,
-        "0",
-        "MKSTREAM",
-      );
-    } catch (error) {
-      if (!isReplyError(error, "BUSYGROUP")) throw error;
-    }
   }
 
   /** Runs `step` again and again, `ms()` apart, until the worker stops. */
@@ -368,19 +343,6 @@ export class ClusterWorker {
     this.#timers.add(timer);
   }
 
-  /**
-   * How many tasks the worker holds at most: one per process, plus the
-   * prefetch, which by default keeps ~5 ms of work at hand per process
-   * (tiny tasks then travel in batches; long ones are left to idle peers).
-   */
-  #capacity(): number {
-    const processes = this.#processes;
-    if (this.#prefetch !== undefined) return processes + this.#prefetch;
-    if (this.#serviceMs === undefined) return 2 * processes;
-    const extra = Math.floor(PREFETCH_MS / Math.max(this.#serviceMs, 0.001));
-    return processes * (1 + Math.min(MAX_PREFETCH, extra));
-  }
-
   #renewMs(): number {
     let shortest = Infinity;
     for (const running of this.#running.values()) {
@@ -396,29 +358,22 @@ export class ClusterWorker {
   }
 
   async #heartbeat(): Promise<void> {
-    const info = JSON.stringify({
+    await this.#stream.heartbeat(JSON.stringify({
       consumer: this.#consumer,
       hostname: hostname(),
       pid: Deno.pid,
       processes: this.#processes,
       startedAt: this.#startedAt,
-    });
-    await runScript(this.#cmd, "mpHeartbeat", [
-      this.#keys.workers,
-      this.#keys.workerInfo,
-      this.#keys.tasks,
-    ], [this.#consumer, HEARTBEAT_TTL_MS, info, GROUP]);
+    }));
     const old = Date.now() - 60_000;
     for (const [key, at] of this.#cancelled) {
       if (at < old) this.#cancelled.delete(key);
     }
   }
 
-  #startedAt = new Date().toISOString();
-
   async #readLoop(): Promise<void> {
     while (!this.#stopping) {
-      const room = this.#capacity() - this.#running.size;
+      const room = this.#runner.capacity() - this.#running.size;
       if (room <= 0) {
         this.#room ??= Promise.withResolvers<void>();
         await this.#room.promise;
@@ -442,7 +397,7 @@ export class ClusterWorker {
         if (this.#stopping) break;
         if (isReplyError(error, "NOGROUP")) {
           // Redis restarted empty: the group is gone with the stream.
-          await this.#ensureGroup().catch(() => {});
+          await this.#stream.ensureGroup().catch(() => {});
         } else {
           this.#log(
             `reading tasks failed (${(error as Error).message}): retrying`,
@@ -462,23 +417,17 @@ export class ClusterWorker {
   }
 
   /** Takes tasks in: reserves their room at once, then runs or drops each. */
-  async #accept(
-    entries: { id: string; fields: Uint8Array[]; deliveries: number }[],
-  ): Promise<void> {
+  async #accept(entries: Delivery[]): Promise<void> {
     const taken: Running[] = [];
     for (const { id, fields, deliveries } of entries) {
       let task: TaskEntry;
       try {
         task = parseEntry(fields);
       } catch {
+        this.#stream.acknowledge(id); // not a task of this module
         continue;
       }
-      const running: Running = {
-        id,
-        task,
-        deliveries,
-        dropped: false,
-      };
+      const running: Running = { id, task, deliveries, dropped: false };
       this.#shortestLease = Math.min(
         this.#shortestLease,
         Math.max(MIN_LEASE_MS, task.leaseMs),
@@ -487,12 +436,12 @@ export class ClusterWorker {
       taken.push(running);
     }
     try {
-      await this.#checkClients(taken.map((r) => r.task.client));
+      await this.#stream.checkClients(taken.map((r) => r.task.client));
     } catch { /* Redis is away: run them; results wait for it */ }
     for (const running of taken) {
       const { client, seq } = running.task;
       if (
-        this.#clients.get(client)?.alive === false ||
+        this.#stream.clientAlive(client) === false ||
         this.#cancelled.has(`${client} ${seq}`)
       ) {
         this.#drop(running, true);
@@ -504,65 +453,24 @@ export class ClusterWorker {
 
   async #run(running: Running): Promise<void> {
     const { task } = running;
-    const started = performance.now();
-    // Tasks ahead of this one on each process of the local pool.
-    const ahead = Math.max(1, this.#running.size / this.#processes);
-    let status = OK;
-    let value: unknown;
-    try {
-      const fn = await resolveTask(task, this.#root, this.#consumer);
-      const payload = decodeValue(task.payload) as unknown[];
-      // A task with a signal runs alone on its local process (the pool
-      // stops the process to stop it), which costs tiny tasks ~4× their
-      // throughput: only tasks that may run long get one, those of a
-      // function not seen yet or seen taking ≥ STOPPABLE_MS. A tiny task
-      // cancelled while it runs finishes, and its result is dropped.
-      const typical = this.#durations.get(`${task.name}@${task.module}`);
-      if (
-        task.timeout > 0 || typical === undefined || typical >= STOPPABLE_MS
-      ) {
-        running.controller = new AbortController();
-      }
-      const options = {
-        timeout: task.timeout > 0 ? task.timeout : undefined,
-        signal: running.controller?.signal,
-      };
-      const pool = this.#pool as any;
-      value = task.kind === CALL
-        ? await pool.apply(fn, payload, options)
-        : await (task.kind === MAP ? pool.map : pool.starmap).call(
-          pool,
-          fn,
-          payload,
-          {
-            ...options,
-            chunksize: Math.max(1, payload.length),
-          },
-        );
-    } catch (error) {
-      status = FAILED;
-      value = error;
+    if (this.#runner.stoppable(task)) {
+      running.controller = new AbortController();
     }
-    if (running.dropped) return;
-    const runningMs = performance.now() - started;
-    const service = runningMs / ahead;
-    this.#serviceMs = this.#serviceMs === undefined
-      ? service
-      : this.#serviceMs * 0.9 + service * 0.1;
-    const key = `${task.name}@${task.module}`;
-    const typical = this.#durations.get(key);
-    this.#durations.set(
-      key,
-      typical === undefined ? service : typical * 0.9 + service * 0.1,
+    const { status, value, runningMs } = await this.#runner.run(
+      task,
+      this.#running.size,
+      running.controller?.signal,
     );
-    if (status === FAILED && task.attempt < task.retries && !isSkew(value)) {
+    if (running.dropped) return;
+    this.#forget(running);
+    if (
+      status === FAILED && task.attempt < task.retries && !isVersionSkew(value)
+    ) {
       this.#stats.tasksRetried++;
-      this.#forget(running);
-      await runScript(this.#cmd, "mpRequeue", [this.#keys.tasks], [
-        GROUP,
-        running.id,
-        ...(entryFields({ ...task, attempt: task.attempt + 1 }) as string[]),
-      ]).catch((error) =>
+      await this.#stream.requeue(running.id, {
+        ...task,
+        attempt: task.attempt + 1,
+      }).catch((error) =>
         this.#log(`retrying a task failed: ${error.message}`)
       );
       return;
@@ -576,33 +484,7 @@ export class ClusterWorker {
       runningMs,
       deliveries: running.deliveries,
     });
-    this.#forget(running);
-    this.#complete(running.id, this.#keys.results(task.client), bytes);
-  }
-
-  /**
-   * Writes a result and acknowledges its task, together with the others
-   * that end in the same turn: one script call for a batch the local pool
-   * answered at once.
-   */
-  #complete(id: string, key: string, bytes: Uint8Array): void {
-    if (this.#completions.push({ id, key, bytes }) > 1) return;
-    queueMicrotask(() => {
-      const batch = this.#completions.splice(0);
-      for (let start = 0; start < batch.length; start += MAX_BATCH) {
-        const part = batch.slice(start, start + MAX_BATCH);
-        const args: (string | number | Uint8Array)[] = [GROUP, RESULT_TTL_MS];
-        for (const done of part) args.push(done.id, done.bytes);
-        runScript(
-          this.#cmd,
-          "mpComplete",
-          [this.#keys.tasks, ...part.map((done) => done.key)],
-          args,
-        ).catch((error) =>
-          this.#log(`writing results failed: ${error.message}`)
-        );
-      }
-    });
+    this.#stream.complete(running.id, task.client, bytes);
   }
 
   /** Removes a task from the running set and wakes the reader for room. */
@@ -626,19 +508,13 @@ export class ClusterWorker {
     this.#stats.tasksDropped++;
     running.controller?.abort(new ProcessError("The task was cancelled"));
     this.#forget(running);
-    if (acknowledge) {
-      const pipeline = this.#cmd.pipeline();
-      pipeline.xack(this.#keys.tasks, GROUP, running.id);
-      pipeline.xdel(this.#keys.tasks, running.id);
-      pipeline.exec().catch(() => {});
-    }
+    if (acknowledge) this.#stream.acknowledge(running.id);
   }
 
   #onCancel(message: string): void {
     const [client, which] = message.split(" ");
-    if (which === "*") {
-      this.#clients.set(client, { alive: false, at: performance.now() });
-    } else this.#cancelled.set(`${client} ${which}`, Date.now());
+    if (which === "*") this.#stream.forgetClient(client);
+    else this.#cancelled.set(`${client} ${which}`, Date.now());
     for (const running of [...this.#running.values()]) {
       const { task } = running;
       if (
@@ -649,35 +525,10 @@ export class ClusterWorker {
     }
   }
 
-  /** Refreshes the liveness of the clients not checked within a second. */
-  async #checkClients(clients: string[]): Promise<void> {
-    const now = performance.now();
-    const stale = [...new Set(clients)].filter((id) => {
-      const known = this.#clients.get(id);
-      return known === undefined ||
-        (known.alive && now - known.at > CLIENT_CHECK_MS);
-    });
-    if (stale.length === 0) return;
-    const pipeline = this.#cmd.pipeline();
-    for (const id of stale) pipeline.exists(this.#keys.client(id));
-    const replies = await pipeline.exec();
-    stale.forEach((id, i) => {
-      const [error, exists] = replies?.[i] ?? [new Error("no reply"), 0];
-      if (error === null) {
-        this.#clients.set(id, { alive: exists === 1, at: now });
-      }
-    });
-  }
-
   /** Renews the leases of running tasks; stops those nobody wants now. */
   async #renew(): Promise<void> {
     if (this.#running.size === 0) return;
-    const ids = [...this.#running.keys()];
-    const taken = await runScript(this.#cmd, "mpRenew", [this.#keys.tasks], [
-      GROUP,
-      this.#consumer,
-      ...ids,
-    ]) as string[];
+    const taken = await this.#stream.renew([...this.#running.keys()]);
     for (const id of taken) {
       const running = this.#running.get(id);
       if (running) {
@@ -687,91 +538,23 @@ export class ClusterWorker {
         this.#drop(running, false);
       }
     }
-    await this.#checkClients(
-      [...this.#running.values()].map((r) => r.task.client),
-    );
-    for (const running of [...this.#running.values()]) {
-      if (this.#clients.get(running.task.client)?.alive === false) {
-        this.#drop(running, true);
+    const running = [...this.#running.values()];
+    await this.#stream.checkClients(running.map((r) => r.task.client));
+    for (const one of running) {
+      if (this.#stream.clientAlive(one.task.client) === false) {
+        this.#drop(one, true);
       }
     }
   }
 
   /** Takes over tasks whose lease ran out, or fails them as lost. */
   async #reclaim(): Promise<void> {
-    const room = this.#capacity() - this.#running.size;
+    const room = this.#runner.capacity() - this.#running.size;
     if (room <= 0) return;
-    const claimed = await runScriptBuffer(this.#cmd, "mpReclaim", [
-      this.#keys.tasks,
-    ], [
-      GROUP,
-      this.#consumer,
-      MIN_LEASE_MS,
-      room,
-      1000,
-    ]) as [Uint8Array, Uint8Array[], number, Uint8Array][];
-    const retake: { id: string; fields: Uint8Array[]; deliveries: number }[] =
-      [];
-    for (const [rawId, fields, deliveries, owner] of claimed) {
-      const id = text(rawId);
-      const task = parseEntry(fields);
-      if (deliveries >= task.maxDeliveries) {
-        await this.#bury(id, task, fields, deliveries, text(owner));
-      } else {
-        this.#stats.tasksTakenOver++;
-        this.#log(
-          `took over task ${id} from ${text(owner)}, whose lease ran out`,
-        );
-        retake.push({ id, fields, deliveries: deliveries + 1 });
-      }
-    }
+    const { retake, lost } = await this.#stream.reclaim(room);
+    this.#stats.tasksLost += lost;
+    this.#stats.tasksTakenOver += retake.length;
     if (retake.length > 0) await this.#accept(retake);
-  }
-
-  async #bury(
-    id: string,
-    task: TaskEntry,
-    fields: Uint8Array[],
-    deliveries: number,
-    owner: string,
-  ): Promise<void> {
-    this.#stats.tasksLost++;
-    const error = new ProcessError(
-      `The task was lost: the worker${
-        deliveries > 1 ? "s" : ""
-      } that took it (the last: ${owner}) stopped renewing its lease of ${task.leaseMs} ms, ${deliveries} time${
-        deliveries > 1 ? "s" : ""
-      } (maxDeliveries ${task.maxDeliveries}); it is kept in the dead-letter stream ${this.#keys.dead}`,
-    );
-    this.#log(
-      `task ${id} lost ${deliveries} time(s): failed, kept in ${this.#keys.dead}`,
-    );
-    const bytes = encodeResult({
-      seq: task.seq,
-      status: FAILED,
-      value: error,
-      runningMs: 0,
-      deliveries,
-    });
-    await runScript(this.#cmd, "mpBury", [
-      this.#keys.tasks,
-      this.#keys.dead,
-      this.#keys.results(task.client),
-    ], [
-      GROUP,
-      id,
-      RESULT_TTL_MS,
-      bytes,
-      ...fields,
-      "task-id",
-      id,
-      "reason",
-      error.message,
-      "deliveries",
-      deliveries,
-      "last-owner",
-      owner,
-    ]);
   }
 
   async #stop(): Promise<void> {
@@ -782,11 +565,7 @@ export class ClusterWorker {
     this.#room?.resolve();
     for (const running of this.#running.values()) running.dropped = true;
     try {
-      const released = await runScript(this.#cmd, "mpRelease", [
-        this.#keys.tasks,
-        this.#keys.workers,
-        this.#keys.workerInfo,
-      ], [GROUP, this.#consumer]) as number;
+      const released = await this.#stream.release();
       this.#stats.tasksReleased += released;
       if (released > 0) {
         this.#log(`released ${released} task(s) to the other workers`);
@@ -799,7 +578,7 @@ export class ClusterWorker {
       );
     }
     this.#running.clear();
-    await this.#pool.terminate();
+    await this.#runner.pool.terminate();
     await this.#reading;
     await Promise.all([closeRedis(this.#cmd), closeRedis(this.#sub)]);
   }
@@ -817,9 +596,4 @@ function hostname(): string {
     if (state === "granted") return Deno.hostname();
   } catch { /* an older runtime: fall back */ }
   return Deno.env.get("HOSTNAME") ?? "host";
-}
-
-function isSkew(error: unknown): boolean {
-  return error instanceof ProcessError &&
-    error.message.includes("(version skew)");
 }

@@ -52,6 +52,40 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
+/**
+ * Waits until `predicate()` resolves true, asking again every 20 ms, at
+ * most `ms`: for conditions only Redis can tell.
+ */
+export async function eventually(
+  predicate: () => Promise<boolean>,
+  what: string,
+  ms = 20_000,
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await predicate())) {
+    if (performance.now() > end) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Closes the server side of every connection of the pool or queue `name`
+ * (workers and clients alike): what a network failure does to them.
+ */
+export async function cutConnections(
+  redis: RedisClient,
+  name: string,
+): Promise<number> {
+  const list = await redis.client("LIST") as string;
+  const ids = list.split("\n")
+    .filter((line) => / name=(\S+) /.exec(line)?.[1].endsWith(`:${name}`))
+    .map((line) => /^id=(\d+)/.exec(line)![1]);
+  for (const id of ids) await redis.client("KILL", "ID", id);
+  return ids.length;
+}
+
 /** A raw connection for looking at what the cluster left in Redis. */
 export async function inspect(url: string): Promise<RedisClient> {
   return await openRedis(checkTarget("inspect", url, {}));
@@ -195,6 +229,7 @@ export class WorkerProgram extends Program {
     this.ready = this.line(/cluster-worker: \S+ ready/).then((line) =>
       /cluster-worker: (\S+) ready/.exec(line)![1]
     );
+    this.ready.catch(() => {}); // awaiters see it; a program meant to fail too
   }
 }
 
@@ -232,4 +267,95 @@ export function fixture(file: string, args: string[] = []): Program {
     new URL(`_fixtures/${file}`, here).pathname,
     ...args,
   ]);
+}
+
+/** The `redis-server` program, for tests that start a server of their own. */
+const REDIS_SERVER = Deno.env.get("MULTIPROCESSING_REDIS_SERVER") ??
+  "redis-server";
+
+function hasRedisServer(): boolean {
+  try {
+    return new Deno.Command(REDIS_SERVER, { args: ["--version"] })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const serverFound = hasRedisServer();
+
+if (!serverFound && inCi) {
+  Deno.test("the cluster tests find redis-server", () => {
+    throw new Error(`${REDIS_SERVER} is missing: .ci/run installs it`);
+  });
+}
+
+/** `Deno.test` for a test that starts its own Redis: skipped without one. */
+export function serverTest(name: string, fn: () => Promise<void>): void {
+  if (!serverFound && !inCi) {
+    console.warn(`skipped "${name}": ${REDIS_SERVER} is not installed`);
+  }
+  Deno.test({ name, ignore: !serverFound, fn });
+}
+
+/** A port nothing listens on now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A Redis server of a test's own (password, TLS), stopped by its pid. */
+export class RedisServer {
+  readonly port: number;
+  readonly #child: Deno.ChildProcess;
+
+  private constructor(port: number, child: Deno.ChildProcess) {
+    this.port = port;
+    this.#child = child;
+  }
+
+  /** Starts `redis-server` on 127.0.0.1 with `args`; resolves once it listens. */
+  static async start(args: string[], tls = false): Promise<RedisServer> {
+    const port = freePort();
+    const child = new Deno.Command(REDIS_SERVER, {
+      args: [
+        "--bind",
+        "127.0.0.1",
+        ...(tls
+          ? ["--port", "0", "--tls-port", String(port)]
+          : ["--port", String(port)]),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        ...args,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const server = new RedisServer(port, child);
+    const end = performance.now() + 10_000;
+    while (true) {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        return server;
+      } catch {
+        if (performance.now() > end) {
+          await server.stop();
+          throw new Error(`redis-server did not listen on ${port} within 10 s`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  }
+
+  /** Stops it and waits for its end. */
+  async stop(): Promise<void> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch { /* ended */ }
+    await this.#child.status;
+  }
 }

@@ -102,13 +102,12 @@ clusterTest(
     try {
       await using pool = await ClusterPool.connect(url, { name });
       let read = 0;
-    const naturals = function* () {
-      for (let i = 1;; i++) {
-        read++;
-        yield i;
-      }
-    };
-      }
+      const naturals = function* () {
+        for (let i = 1;; i++) {
+          read++;
+          yield i;
+        }
+      };
       const out: number[] = [];
       for await (const sq of pool.imap(square, naturals())) {
         out.push(sq);
