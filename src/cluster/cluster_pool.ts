@@ -148,7 +148,7 @@ const MIN_LEASE_MS = 100;
  * ```ts
  * import { ClusterPool } from "@seed/multiprocessing/cluster";
  * import { ClusterWorker } from "@seed/multiprocessing/cluster-worker";
- * import { square } from "./tests/fixtures/pool_tasks.ts";
+ * import { square } from "../../tests/fixtures/pool_tasks.ts";
  * import assert from "node:assert/strict";
  *
  * // A Redis server: `redis-server --port 6379 --save ""`.

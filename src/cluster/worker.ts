@@ -123,7 +123,7 @@ const TOKEN = Symbol("ClusterWorker.start");
  * ```ts
  * import { ClusterPool } from "@seed/multiprocessing/cluster";
  * import { ClusterWorker } from "@seed/multiprocessing/cluster-worker";
- * import { add } from "./tests/fixtures/pool_tasks.ts";
+ * import { add } from "../../tests/fixtures/pool_tasks.ts";
  * import assert from "node:assert/strict";
  *
  * const url = Deno.env.get("MULTIPROCESSING_REDIS_URL");
