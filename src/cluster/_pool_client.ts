@@ -22,7 +22,41 @@ import {
 import { defineScripts } from "./_scripts.ts";
 import type { TaskRef } from "./_targets.ts";
 import { type ClusterWorkerInfo, listWorkers } from "./_workers.ts";
-import type { ClusterPoolStats } from "./cluster_pool.ts";
+
+/**
+ * What a `ClusterPool` has done so far (see `ClusterPool.stats`).
+ *
+ * @example
+ * ```ts
+ * import type { ClusterPoolStats } from "@seed/multiprocessing/cluster";
+ *
+ * function summary(stats: ClusterPoolStats): string {
+ *   return `${stats.tasksCompleted} done, ${stats.tasksRedelivered} redelivered`;
+ * }
+ * console.assert(summary({
+ *   tasksSubmitted: 1, tasksCompleted: 1, tasksFailed: 0, tasksCancelled: 0,
+ *   tasksRedelivered: 0, resultsIgnored: 0, runningMs: 1, roundTripMs: 2,
+ * }) === "1 done, 0 redelivered");
+ * ```
+ */
+export interface ClusterPoolStats {
+  /** Tasks sent to the stream (a `map` chunk is one task). */
+  tasksSubmitted: number;
+  /** Tasks that returned a result. */
+  tasksCompleted: number;
+  /** Tasks that threw, timed out, or whose workers were lost. */
+  tasksFailed: number;
+  /** Tasks dropped before their result (abort, a failed `map`, `break`). */
+  tasksCancelled: number;
+  /** Tasks whose result came from a second (or later) delivery. */
+  tasksRedelivered: number;
+  /** Results for tasks already settled (a redelivered task's second). */
+  resultsIgnored: number;
+  /** Total milliseconds tasks ran on workers. */
+  runningMs: number;
+  /** Total milliseconds from submission to result. */
+  roundTripMs: number;
+}
 
 /** How a pool's tasks are to be run, as its options said. */
 export interface PoolSettings {
