@@ -146,7 +146,7 @@ export async function openRedis(
     // Commands wait for a lost connection to come back rather than fail
     // after some retries: callers bound their own waits.
     maxRetriesPerRequest: null,
-    enableAutoPipelining: !options.blocking,
+    enableAutoPipelining: false,
     retryStrategy: (times: number) => Math.min(25 * 2 ** times, 1000),
     connectionName: options.connectionName,
     ...(url.protocol === "rediss:" ? { tls: { ...tls } } : {}),

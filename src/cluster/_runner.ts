@@ -16,9 +16,11 @@ import { resolveTask } from "./_targets.ts";
 
 /** Work kept at hand per process by the default prefetch, and its bound. */
 const PREFETCH_MS = 5;
-const MAX_PREFETCH = 64;
+const MAX_PREFETCH = 128;
 /** Tasks typically shorter than this run without a signal (see `run`). */
 const STOPPABLE_MS = 2;
+
+type Task = (...args: unknown[]) => unknown;
 
 /** How a task ended in the local pool. */
 export interface Outcome {
@@ -37,6 +39,7 @@ export class LocalRunner {
   #serviceMs?: number;
   /** The same per task function (`name@module`). */
   #durations = new Map<string, number>();
+  #functions = new Map<string, Task>();
 
   constructor(settings: {
     processes: number;
@@ -95,9 +98,14 @@ export class LocalRunner {
     let status = OK;
     let value: unknown;
     try {
-      const fn = await resolveTask(task, this.#root, this.#worker) as (
-        ...args: unknown[]
-      ) => unknown;
+      // Resolved once per function and source hash: a client with other
+      // code (another hash) is checked again.
+      const known = `${task.name}@${task.module}#${task.hash}`;
+      let fn = this.#functions.get(known);
+      if (fn === undefined) {
+        fn = await resolveTask(task, this.#root, this.#worker) as Task;
+        this.#functions.set(known, fn);
+      }
       const payload = decodeValue(task.payload) as unknown[];
       const timeout = task.timeout > 0 ? task.timeout : undefined;
       const pool = this.pool;

@@ -10,21 +10,35 @@ import type { RedisClient } from "./_redis.ts";
 
 const SCRIPTS = {
   /**
+   * Adds tasks to the stream; returns their entry ids.
+   * KEYS: tasks. ARGV: per task, its header and its payload.
+   */
+  mpSubmit: `
+local ids = {}
+for i = 1, #ARGV, 2 do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'h', ARGV[i], 'p', ARGV[i + 1])
+end
+return ids`,
+
+  /**
    * Writes results, then acknowledges and deletes their tasks: a result is
-   * never acknowledged without being written.
-   * KEYS: tasks, then one result list per result.
-   * ARGV: group, result ttl (ms), then per result: entry id, bytes.
+   * never acknowledged without being written. One command per result list
+   * and one XACK and XDEL for all: Redis runs a few commands per batch.
+   * KEYS: tasks, then the result lists. ARGV: group, result ttl (ms), the
+   * number of ids, the ids, then per result list its count and results.
    */
   mpComplete: `
-local n = #KEYS - 1
-for i = 1, n do
-  local key = KEYS[i + 1]
-  redis.call('RPUSH', key, ARGV[2 * i + 2])
-  redis.call('PEXPIRE', key, ARGV[2])
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2 * i + 1])
-  redis.call('XDEL', KEYS[1], ARGV[2 * i + 1])
+local ids = tonumber(ARGV[3])
+local at = 4 + ids
+for k = 2, #KEYS do
+  local count = tonumber(ARGV[at])
+  redis.call('RPUSH', KEYS[k], unpack(ARGV, at + 1, at + count))
+  redis.call('PEXPIRE', KEYS[k], ARGV[2])
+  at = at + count + 1
 end
-return n`,
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 4, 3 + ids))
+redis.call('XDEL', KEYS[1], unpack(ARGV, 4, 3 + ids))
+return ids`,
 
   /**
    * Puts a task back as a new entry (a retry, or a stopping worker's

@@ -90,19 +90,31 @@ export class WorkerStream {
     queueMicrotask(() => {
       const batch = this.#completions.splice(0);
       for (let start = 0; start < batch.length; start += MAX_BATCH) {
-        const part = batch.slice(start, start + MAX_BATCH);
-        const args: (string | number | Uint8Array)[] = [GROUP, RESULT_TTL_MS];
-        for (const done of part) args.push(done.id, done.bytes);
-        runScript(
-          this.#cmd,
-          "mpComplete",
-          [this.#keys.tasks, ...part.map((done) => done.key)],
-          args,
-        ).catch((error) =>
-          this.#log(`writing results failed: ${error.message}`)
-        );
+        this.#write(batch.slice(start, start + MAX_BATCH));
       }
     });
+  }
+
+  #write(batch: { id: string; key: string; bytes: Uint8Array }[]): void {
+    const byKey = new Map<string, Uint8Array[]>();
+    for (const { key, bytes } of batch) {
+      const list = byKey.get(key);
+      if (list) list.push(bytes);
+      else byKey.set(key, [bytes]);
+    }
+    const args: (string | number | Uint8Array)[] = [
+      GROUP,
+      RESULT_TTL_MS,
+      batch.length,
+    ];
+    for (const { id } of batch) args.push(id);
+    for (const results of byKey.values()) args.push(results.length, ...results);
+    runScript(
+      this.#cmd,
+      "mpComplete",
+      [this.#keys.tasks, ...byKey.keys()],
+      args,
+    ).catch((error) => this.#log(`writing results failed: ${error.message}`));
   }
 
   /** Puts a task back as a new entry, for its next attempt. */
@@ -234,23 +246,27 @@ export class WorkerStream {
     return this.#clients.get(client)?.alive;
   }
 
-  /** Checks the liveness of the clients not checked within a second. */
-  async checkClients(clients: Iterable<string>): Promise<void> {
+  /**
+   * Checks the liveness of the clients not checked within a second;
+   * `undefined` when none needs it (no round trip, no wait).
+   */
+  checkClients(clients: Iterable<string>): Promise<void> | undefined {
     const now = performance.now();
     const stale = [...new Set(clients)].filter((id) => {
       const known = this.#clients.get(id);
       return known === undefined ||
         (known.alive && now - known.at > CLIENT_CHECK_MS);
     });
-    if (stale.length === 0) return;
+    if (stale.length === 0) return undefined;
     const pipeline = this.#cmd.pipeline();
     for (const id of stale) pipeline.exists(this.#keys.client(id));
-    const replies = await pipeline.exec();
-    stale.forEach((id, i) => {
-      const [error, exists] = replies?.[i] ?? [new Error("no reply"), 0];
-      if (error === null) {
-        this.#clients.set(id, { alive: exists === 1, at: now });
-      }
+    return pipeline.exec().then((replies) => {
+      stale.forEach((id, i) => {
+        const [error, exists] = replies?.[i] ?? [new Error("no reply"), 0];
+        if (error === null) {
+          this.#clients.set(id, { alive: exists === 1, at: now });
+        }
+      });
     });
   }
 }

@@ -58,7 +58,7 @@ export interface ClusterWorkerOptions extends ConnectionOptions {
   /**
    * Tasks taken beyond `processes`, so that the next is at hand. By
    * default it adapts: about 5 ms of work per process (none for tasks of
-   * 5 ms or more, up to 64 per process for tiny ones).
+   * 5 ms or more, up to 128 per process for tiny ones).
    */
   prefetch?: number;
   /** The folder task modules are found under; the current directory. */
@@ -373,8 +373,15 @@ export class ClusterWorker {
 
   async #readLoop(): Promise<void> {
     while (!this.#stopping) {
-      const room = this.#runner.capacity() - this.#running.size;
-      if (room <= 0) {
+      const capacity = this.#runner.capacity();
+      const room = capacity - this.#running.size;
+      // With tasks at hand, read again once half the prefetch is free, not
+      // for every task that ends: reads (and the syscalls of each) come in
+      // batches. Without prefetch (long tasks) a free process reads at once.
+      const batch = this.#running.size === 0
+        ? 1
+        : Math.max(1, Math.ceil((capacity - this.#processes) / 2));
+      if (room < batch) {
         this.#room ??= Promise.withResolvers<void>();
         await this.#room.promise;
         continue;
@@ -435,9 +442,12 @@ export class ClusterWorker {
       this.#running.set(id, running);
       taken.push(running);
     }
-    try {
-      await this.#stream.checkClients(taken.map((r) => r.task.client));
-    } catch { /* Redis is away: run them; results wait for it */ }
+    const checked = this.#stream.checkClients(taken.map((r) => r.task.client));
+    if (checked !== undefined) {
+      try {
+        await checked;
+      } catch { /* Redis is away: run them; results wait for it */ }
+    }
     for (const running of taken) {
       const { client, seq } = running.task;
       if (
