@@ -68,6 +68,15 @@ export interface PoolSettings {
   retries: number;
 }
 
+/**
+ * How long a client's liveness key lasts without renewal: its lease, and
+ * at least 5 s, so that a short lease (for workers) does not make a client
+ * whose event loop stalls a moment look gone.
+ */
+function clientTtl(leaseMs: number): number {
+  return Math.max(leaseMs, 5000);
+}
+
 /** Tasks sent by one script call, at most. */
 const SUBMIT_BATCH = 500;
 /** The results read from the list in one go, at most. */
@@ -148,10 +157,10 @@ export class PoolClient implements Canceller {
     } catch (error) {
       if (!isReplyError(error, "BUSYGROUP")) throw error;
     }
-    const { leaseMs } = this.#settings;
-    await this.#cmd.set(this.#keys.client(this.#id), "1", "PX", leaseMs);
+    const ttl = clientTtl(this.#settings.leaseMs);
+    await this.#cmd.set(this.#keys.client(this.#id), "1", "PX", ttl);
     await this.#refreshCapacity();
-    this.#beat = setInterval(() => this.#heartbeat(), leaseMs / 3);
+    this.#beat = setInterval(() => this.#heartbeat(), ttl / 3);
     this.#reading = this.#read();
   }
 
@@ -340,20 +349,20 @@ export class PoolClient implements Canceller {
   }
 
   async #heartbeat(): Promise<void> {
-    const { leaseMs } = this.#settings;
+    const ttl = clientTtl(this.#settings.leaseMs);
     try {
       const before = await this.#cmd.set(
         this.#keys.client(this.#id),
         "1",
         "PX",
-        leaseMs,
+        ttl,
         "GET",
       );
       if (before === null && this.#closed === undefined) {
         // The key expired: workers took this client for gone and dropped
         // its tasks. Say so rather than wait for results that cannot come.
         const error = new ProcessError(
-          `The pool lost contact with Redis for longer than its lease (${leaseMs} ms): the workers may have dropped its tasks`,
+          `The pool lost contact with Redis for longer than ${ttl} ms: the workers took it for gone and may have dropped its tasks`,
         );
         for (const task of [...this.#pending.values()]) {
           this.cancel(task, false);

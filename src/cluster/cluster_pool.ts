@@ -71,8 +71,8 @@ export interface ClusterPoolOptions extends ConnectionOptions {
   /**
    * A worker that stops renewing a task's lease for this long (it died,
    * froze, or lost its network) loses the task to another; 30 s by
-   * default, at least 100 ms. A client that stops renewing its own lease
-   * as long is gone: workers drop its tasks.
+   * default, at least 100 ms. A client that stops renewing its own
+   * liveness as long (and at least 5 s) is gone: workers drop its tasks.
    */
   leaseMs?: number;
   /**

@@ -218,7 +218,7 @@ clusterTest(
       client.kill("SIGKILL");
       await client.ended();
       const { tasks } = poolKeys(name);
-      // The client's lease (1 s) runs out; the worker drops all its work.
+      // The client's liveness (5 s) runs out; the worker drops all its work.
       await eventually(async () => {
         const [length, pending] = await Promise.all([
           redis.xlen(tasks),
