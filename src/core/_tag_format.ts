@@ -77,15 +77,22 @@ export class TagEncoder {
   readonly seen = new Set<object>();
   /** Registered objects' states, kept for the V8 format if it takes over. */
   readonly states: Map<object, unknown>;
+  /**
+   * Whether the value leaves this program: what only lives here goes to
+   * the V8 format's pass, which refuses it naming its path.
+   */
+  readonly portable: boolean;
 
   constructor(
     out: Writer,
     moving: readonly ArrayBuffer[],
     states: Map<object, unknown>,
+    portable = false,
   ) {
     this.out = out;
     this.moving = moving;
     this.states = states;
+    this.portable = portable;
   }
 
   tag(tag: number): void {
@@ -201,11 +208,13 @@ export class TagEncoder {
     if (ArrayBuffer.isView(value)) return this.view(value);
     if (value instanceof ArrayBuffer) return this.buffer(value);
     if (value instanceof SharedArrayBuffer || value instanceof MessagePort) {
+      if (this.portable) throw FALLBACK;
       this.tag(T_SIDE);
       return this.u32(this.side(value));
     }
     const reducer = reducerFor(value);
     if (reducer !== undefined) {
+      if (this.portable) throw FALLBACK;
       this.tag(T_REDUCED);
       this.string(reducer.name);
       const state = reducer.reduce(value, this.context());
@@ -250,6 +259,7 @@ export class TagEncoder {
     const kind = viewKind(view);
     if (kind === -1) throw FALLBACK;
     if (buffer instanceof SharedArrayBuffer) {
+      if (this.portable) throw FALLBACK;
       this.tag(T_SIDE_VIEW);
       this.u32(this.side(buffer));
       return this.viewShape(view, kind);

@@ -32,8 +32,9 @@ export function encodeV8(
   path: string,
   moving: readonly ArrayBuffer[],
   states: Map<object, unknown>,
+  portable = false,
 ): Sidecar | undefined {
-  const pass = new ReducePass(moving, states);
+  const pass = new ReducePass(moving, states, portable);
   const reduced = pass.walk(value, path);
   let bytes: Uint8Array;
   try {
@@ -91,10 +92,17 @@ class ReducePass {
    * message (reducing may hand a port over, which cannot happen twice).
    */
   readonly states: Map<object, unknown>;
+  /** Whether to refuse what only lives in this program (see codec.ts). */
+  readonly portable: boolean;
 
-  constructor(moving: readonly ArrayBuffer[], states: Map<object, unknown>) {
+  constructor(
+    moving: readonly ArrayBuffer[],
+    states: Map<object, unknown>,
+    portable: boolean,
+  ) {
     this.moving = moving;
     this.states = states;
+    this.portable = portable;
   }
 
   walk(value: unknown, path: string): unknown {
@@ -123,6 +131,14 @@ class ReducePass {
       return this.plain(value as Record<string, unknown>, path);
     }
     if (value instanceof SharedArrayBuffer || value instanceof MessagePort) {
+      if (this.portable) {
+        this.local(
+          path,
+          value instanceof MessagePort
+            ? "a MessagePort"
+            : "a SharedArrayBuffer",
+        );
+      }
       return this.mark(value, { [MARK]: M_SIDE, s: this.side(value) });
     }
     if (value instanceof ArrayBuffer) {
@@ -137,6 +153,12 @@ class ReducePass {
         buffer instanceof SharedArrayBuffer ||
         this.moving.includes(buffer as ArrayBuffer)
       ) {
+        if (this.portable) {
+          this.local(
+            path,
+            `${withArticle(value.constructor.name)} of a SharedArrayBuffer`,
+          );
+        }
         return this.mark(value, {
           [MARK]: M_SIDE_VIEW,
           s: [
@@ -151,6 +173,14 @@ class ReducePass {
     }
     const reducer = reducerFor(value);
     if (reducer !== undefined) {
+      if (this.portable) {
+        const name = (proto?.constructor as { name?: string })?.name ||
+          reducer.name;
+        this.local(
+          path,
+          `${withArticle(name)} (it crosses between processes by reference)`,
+        );
+      }
       const marker: Marker = { [MARK]: M_REDUCED, n: reducer.name, s: null };
       this.mark(value, marker);
       const state = this.states.has(value)
@@ -167,6 +197,13 @@ class ReducePass {
       "an unnamed class";
     throw new TypeError(
       `Cannot send ${path}: it is an instance of ${name}, which cannot cross into another process: pass plain data, or teach the class to cross with registerReducer()`,
+    );
+  }
+
+  /** Refuses an object that only lives in this program, naming its path. */
+  local(path: string, what: string): never {
+    throw new TypeError(
+      `Cannot send ${path}: it is ${what}, which lives in this program only and cannot cross to another machine: pass plain data instead`,
     );
   }
 
@@ -345,6 +382,10 @@ class ReducePass {
       }
     }
   }
+}
+
+function withArticle(name: string): string {
+  return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
 }
 
 function isRefused(value: unknown): boolean {

@@ -52,6 +52,15 @@ export interface EncodeOptions {
   path: string;
   /** Buffers to move rather than copy (`send(obj, { transfer })`). */
   transfer?: readonly ArrayBuffer[];
+  /**
+   * For channels that leave this program (another machine): refuses, with
+   * a `TypeError` naming its path, whatever only lives here — an object of
+   * a registered class, which crosses by reference (a `Lock`, a `Queue`, a
+   * `Pipe` end, `SharedMemory`), and anything the sidecar would carry (a
+   * `SharedArrayBuffer` or a view of one, a `MessagePort`, a buffer to
+   * transfer). Errors still cross with their class. `false` by default.
+   */
+  portable?: boolean;
 }
 
 /**
@@ -64,8 +73,14 @@ export function encode(
   options: EncodeOptions,
 ): Sidecar | undefined {
   const moving = options.transfer ?? NONE;
+  const portable = options.portable === true;
+  if (portable && moving.length > 0) {
+    throw new TypeError(
+      `Cannot send ${options.path} as 'transfer' must be empty for a value that leaves this program: buffers cannot move to another machine: current value is ${moving.length} buffer(s)`,
+    );
+  }
   const states = new Map<object, unknown>();
-  const encoder = new TagEncoder(out, moving, states);
+  const encoder = new TagEncoder(out, moving, states, portable);
   out.length = 0;
   out.reserve(1);
   out.bytes[out.length++] = FORMAT_TAGS;
@@ -75,7 +90,7 @@ export function encode(
   } catch (error) {
     if (error !== FALLBACK) throw error;
   }
-  return encodeV8(value, out, options.path, moving, states);
+  return encodeV8(value, out, options.path, moving, states, portable);
 }
 
 /** Encodes raw bytes (a `sendBytes` message) into `out`. */
