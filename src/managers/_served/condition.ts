@@ -41,7 +41,7 @@ export class ServedCondition implements Served {
   invoke(method: string, args: unknown[], call: Call): unknown {
     switch (method) {
       case "acquire":
-        return this.lock.acquire(call, args[0], 1, call.signal);
+        return this.lock.acquire(call, args[0], 1);
       case "release":
         return this.lock.release(call.caller);
       case "wait":
@@ -79,7 +79,7 @@ export class ServedCondition implements Served {
         () => sleeper.notified || AGAIN,
         deadline,
         () => false,
-        call.signal,
+        call,
       );
     } catch (error) {
       failure = { error };

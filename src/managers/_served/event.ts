@@ -36,7 +36,7 @@ export class ServedEvent implements Served {
           () => event.isSet() || AGAIN,
           deadlineOf(args[0]),
           () => false,
-          call.signal,
+          call,
         );
       default:
         throw noSuchMethod("Event", method);

@@ -41,7 +41,7 @@ export class ServedLock implements Served {
   invoke(method: string, args: unknown[], call: Call): unknown {
     switch (method) {
       case "acquire":
-        return this.acquire(call, args[0], 1, call.signal);
+        return this.acquire(call, args[0], 1);
       case "release":
         return this.release(call.caller);
       case "locked":
@@ -54,13 +54,13 @@ export class ServedLock implements Served {
   /**
    * Acquires for `call`'s client (`depth` levels at once, to restore an
    * RLock after a condition wait); resolves `true`, or `false` when not
-   * blocking or on timeout.
+   * blocking or on timeout. `signal` withdraws it (the call's by default).
    */
   acquire(
     call: Call,
     options: unknown,
     depth: number,
-    signal: AbortSignal,
+    signal?: AbortSignal,
   ): boolean | Promise<boolean> {
     const deadline = deadlineOf(options);
     if (deadline === 0) return this.tryAcquire(call.caller, depth);
@@ -69,6 +69,7 @@ export class ServedLock implements Served {
       () => this.tryAcquire(call.caller, depth) || AGAIN,
       deadline,
       () => false,
+      call,
       signal,
     );
   }

@@ -50,7 +50,7 @@ export class ServedQueue implements Served {
               }`,
             );
           },
-          call.signal,
+          call,
         );
       }
       case "get": {
@@ -64,7 +64,7 @@ export class ServedQueue implements Served {
           () => {
             throw new Empty(`the queue stayed empty for ${msOf(options)}`);
           },
-          call.signal,
+          call,
         );
       }
       case "qsize":
@@ -83,7 +83,7 @@ export class ServedQueue implements Served {
           () => this.#unfinished === 0 ? undefined : AGAIN,
           Infinity,
           () => undefined,
-          call.signal,
+          call,
         );
       default:
         throw noSuchMethod("Queue", method);

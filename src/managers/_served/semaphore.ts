@@ -34,7 +34,7 @@ export class ServedSemaphore implements Served {
           () => attempt() || AGAIN,
           deadline,
           () => false,
-          call.signal,
+          call,
         );
       }
       case "release":

@@ -12,11 +12,15 @@
 // the server's one wait is on its doorbell (see _server.ts).
 
 import { AGAIN } from "../../core/park.ts";
+import { isPidAlive } from "../../runtime/_context.ts";
+import { ProcessError } from "../../errors.ts";
+import type { Call } from "./served.ts";
 
 export { AGAIN };
 
 /** One waiting call. */
 interface Waiter {
+  caller: number;
   attempt: () => unknown;
   deadline: number;
   onTimeout: () => unknown;
@@ -41,21 +45,27 @@ export class Waiters {
    * Runs `attempt` now, and again after each change of `key` until it
    * returns something other than `AGAIN` (or throws); settles with
    * `onTimeout()` once `deadline` (a `performance.now()` time) passes.
-   * An abort of `signal` withdraws the call and rejects with its reason.
+   * An abort of `signal` (`call`'s by default) withdraws the call and
+   * rejects with its reason; so does the end of `call`'s process, found
+   * before any attempt (its port's close may come later than the call that
+   * would let it through: what it would take stays for the others).
    */
   wait<R>(
     key: object,
     attempt: () => R | typeof AGAIN,
     deadline: number,
     onTimeout: () => R,
-    signal: AbortSignal,
+    call: Call,
+    signal?: AbortSignal,
   ): R | Promise<R> {
-    signal.throwIfAborted();
     const first = attempt();
     if (first !== AGAIN) return first;
     if (deadline <= performance.now()) return onTimeout();
+    signal ??= call.signal;
+    signal.throwIfAborted();
     return new Promise<R>((resolve, reject) => {
       const waiter: Waiter = {
+        caller: call.caller,
         attempt,
         deadline,
         onTimeout,
@@ -87,6 +97,11 @@ export class Waiters {
       progress = false;
       for (let i = 0; i < list.length;) {
         const waiter = list[i];
+        if (waiter.caller !== 0 && !isPidAlive(waiter.caller)) {
+          this.#settle(list, i, waiter);
+          waiter.reject(new ProcessError("The calling process ended"));
+          continue;
+        }
         let result: unknown;
         try {
           result = waiter.attempt();

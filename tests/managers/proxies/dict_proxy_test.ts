@@ -99,3 +99,20 @@ Deno.test("a bad update is a TypeError naming the argument", async () => {
   await d.set("ok", 1);
   assert.equal(await d.get("ok"), 1);
 });
+
+Deno.test("dict keys follow the list's value identity: objects in any key order are one key", async () => {
+  await using manager = await Manager.start();
+  const d = await manager.dict<unknown, string>();
+  await d.set({ a: 1, b: 2 }, "first");
+  await d.set({ b: 2, a: 1 }, "second"); // the same key
+  assert.equal(await d.len(), 1);
+  assert.equal(await d.get({ a: 1, b: 2 }), "second");
+  await d.set(new Date(0), "epoch");
+  assert.equal(await d.get(new Date(0)), "epoch");
+  await d.set(new Map([[1, [2]]]), "map");
+  assert.equal(await d.get(new Map([[1, [2]]])), "map");
+  // What the dict holds as one key, a list holds as equal items.
+  const l = await manager.list<unknown>(await d.keys());
+  assert.equal(await l.includes({ b: 2, a: 1 }), true);
+  assert.equal(await l.includes(new Date(0)), true);
+});

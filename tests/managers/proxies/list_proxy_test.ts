@@ -51,3 +51,16 @@ Deno.test("bad list arguments are TypeErrors naming the argument", async () => {
   await assert.rejects(l.insert(1.5, "x"), /'index' must be an integer/);
   await assert.rejects(l.get("0" as never), /'index' must be an integer/);
 });
+
+Deno.test("list equality follows value identity: an equal Date, objects in any key order", async () => {
+  await using manager = await Manager.start();
+  const l = await manager.list<unknown>([new Date(0), { a: 1, b: 2 }, NaN]);
+  assert.equal(await l.includes(new Date(0)), true);
+  assert.equal(await l.includes(new Date(1)), false);
+  assert.equal(await l.index({ b: 2, a: 1 }), 1);
+  assert.equal(await l.count({ a: 1, b: 2 }), 1);
+  assert.equal(await l.includes(NaN), true);
+  await l.remove({ b: 2, a: 1 });
+  assert.equal(await l.len(), 2);
+  assert.equal(await l.includes({ a: 1 }), false);
+});
