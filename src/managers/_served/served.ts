@@ -2,10 +2,10 @@
 // object about the call it serves. A kind (see kinds.ts) makes the served
 // object; the server calls `invoke` for each request on it.
 
-import type { Waiters } from "./waiters.ts";
+import type { Caller, Waiters } from "./waiters.ts";
 
 /** The call being served: who made it, and what may cut it short. */
-export interface Call {
+export interface Call extends Caller {
   /** The pid of the calling process (a lock's owner). */
   readonly caller: number;
   /** Aborted when the caller withdraws the call, or ends. */

@@ -14,9 +14,15 @@
 import { AGAIN } from "../../core/park.ts";
 import { isPidAlive } from "../../runtime/_context.ts";
 import { ProcessError } from "../../errors.ts";
-import type { Call } from "./served.ts";
-
 export { AGAIN };
+
+/** Who waits: the calling process, and what withdraws its call. */
+export interface Caller {
+  /** The calling process's pid. */
+  readonly caller: number;
+  /** Aborted when the call is withdrawn. */
+  readonly signal: AbortSignal;
+}
 
 /** One waiting call. */
 interface Waiter {
@@ -55,7 +61,7 @@ export class Waiters {
     attempt: () => R | typeof AGAIN,
     deadline: number,
     onTimeout: () => R,
-    call: Call,
+    call: Caller,
     signal?: AbortSignal,
   ): R | Promise<R> {
     const first = attempt();
