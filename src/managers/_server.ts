@@ -511,7 +511,7 @@ class Server implements ServerContext {
 
   /** Stops: every waiting call, and every call still in a slot, learns it. */
   async #close(): Promise<void> {
-    this.waiters.closeAll(new ProcessError("the manager has shut down"));
+    this.waiters.closeAll(new ProcessError("The manager has shut down"));
     for (const connection of this.#connections) {
       for (const controller of connection.pending.values()) {
         controller.abort(CLOSED);

@@ -106,7 +106,7 @@ export class ServedDict implements Served {
     let last: unknown;
     for (const entry of this.#order.values()) last = entry;
     if (last === undefined) {
-      throw new KeyError("popItem(): dictionary is empty");
+      throw new KeyError("Cannot pop an item from an empty dict");
     }
     const entry = last as Entry;
     this.#delete(entry[0]);

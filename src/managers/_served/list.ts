@@ -31,7 +31,9 @@ export class ServedList implements Served {
         return;
       }
       case "pop": {
-        if (items.length === 0) throw new IndexError("pop from empty list");
+        if (items.length === 0) {
+          throw new IndexError("Cannot pop from an empty list");
+        }
         return items.splice(at(items, args[0] ?? -1, "pop"), 1)[0];
       }
       case "remove": {
@@ -110,7 +112,7 @@ function at(items: unknown[], i: unknown, method: string): number {
   const position = index < 0 ? n + index : index;
   if (position < 0 || position >= n) {
     throw new IndexError(
-      `${method}(): list index ${index} out of range for a list of length ${n}`,
+      `Cannot ${method} item ${index}: the index is out of range for a list of length ${n}`,
     );
   }
   return position;
@@ -124,7 +126,9 @@ function bound(i: unknown, n: number): number {
 
 function notInList(method: string, item: unknown): ValueError {
   return new ValueError(
-    `${method}(x): x is not in the list (x is ${describe(item)})`,
+    `Cannot ${method} the item as the list holds none equal to it: it is ${
+      describe(item)
+    }`,
   );
 }
 

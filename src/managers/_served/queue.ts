@@ -45,7 +45,7 @@ export class ServedQueue implements Served {
           deadline,
           () => {
             throw new Full(
-              `the queue stayed full (maxsize ${queue.maxsize}) for ${
+              `The queue stayed full (maxsize ${queue.maxsize}) for ${
                 msOf(options)
               }`,
             );
@@ -62,7 +62,7 @@ export class ServedQueue implements Served {
           () => queue.empty() ? AGAIN : queue.getNowait(),
           deadline,
           () => {
-            throw new Empty(`the queue stayed empty for ${msOf(options)}`);
+            throw new Empty(`The queue stayed empty for ${msOf(options)}`);
           },
           call,
         );

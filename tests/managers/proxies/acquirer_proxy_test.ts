@@ -38,12 +38,18 @@ Deno.test("an RLock is reentrant for its owner, a Lock is not", async () => {
 
 Deno.test("releasing an unheld lock is the same error through a proxy as locally", async () => {
   await using manager = await Manager.start();
-  const pairs: [Error, Promise<unknown>][] = [
-    [thrown(() => new Lock().release()), (await manager.Lock()).release()],
-    [thrown(() => new RLock().release()), (await manager.RLock()).release()],
+  const pairs: [Error, () => Promise<unknown>][] = [
+    [
+      thrown(() => new Lock().release()),
+      async () => await (await manager.Lock()).release(),
+    ],
+    [
+      thrown(() => new RLock().release()),
+      async () => await (await manager.RLock()).release(),
+    ],
   ];
-  for (const [local, managed] of pairs) {
-    await assert.rejects(managed, (error: Error) => {
+  for (const [local, release] of pairs) {
+    await assert.rejects(release(), (error: Error) => {
       assert.ok(error instanceof ProcessError);
       assert.equal(error.constructor, local.constructor);
       assert.equal(error.message, local.message);
@@ -115,11 +121,12 @@ Deno.test("a waiter on a lock whose holder is terminated gets it with LockOwnerD
     const p = new Process({ target: holdLockForever, args: [lock, held] });
     p.start();
     assert.equal(await held.wait(20_000), true);
-    const waiting = lock.acquire();
+    // Its handler is attached now: it may reject while this test awaits.
+    const waiting = assert.rejects(lock.acquire(), LockOwnerDiedError);
     await lock.acquire({ block: false }).catch(() => {}); // still held
     p.terminate();
     await p.join();
-    await assert.rejects(waiting, LockOwnerDiedError);
+    await waiting;
     await lock.release(); // this process owns it now
     assert.equal(await lock.acquire({ block: false }), true);
     await lock.release();
