@@ -32,6 +32,7 @@ import {
   IDLE,
   LENGTH,
   METHOD,
+  MOVE_BYTES,
   newSlot,
   type NodePort,
   OBJECT,
@@ -244,11 +245,12 @@ export class Connection {
         sidecar: outgoing.sidecar,
       };
       this.#expect(outgoing);
-      const transfer = [
-        copy.buffer as ArrayBuffer,
-        ...transferablesOf(outgoing.sidecar),
-      ] as unknown as readonly ArrayBuffer[];
-      this.#port.postMessage(message, transfer);
+      const transfer = transferablesOf(outgoing.sidecar);
+      if (copy.length >= MOVE_BYTES) transfer.push(copy.buffer as ArrayBuffer);
+      this.#port.postMessage(
+        message,
+        transfer as unknown as readonly ArrayBuffer[],
+      );
       return;
     }
     const units = writeMethod(this.#bytes, outgoing.method);
@@ -360,10 +362,11 @@ export class Connection {
   }
 
   #onMessage(message: ServerMessage): void {
-    const outgoing = this.#waiting.get(message.reply);
+    const [number, status, bytes, sidecar] = message;
+    const outgoing = this.#waiting.get(number);
     if (outgoing === undefined) {
       // The slot's DEFERRED is not read yet: keep the answer for it.
-      this.#early.set(message.reply, message);
+      this.#early.set(number, message);
       return;
     }
     if (outgoing.byPort && this.#busy) {
@@ -372,23 +375,23 @@ export class Connection {
       this.#busy = false;
       this.#next();
     }
-    if (message.status === DEFERRED) return;
-    this.#waiting.delete(message.reply);
+    if (status === DEFERRED) return;
+    this.#waiting.delete(number);
     if (outgoing.onAbort) {
       outgoing.signal!.removeEventListener("abort", outgoing.onAbort);
     }
     if (this.#waiting.size === 0) this.#unlisten();
-    switch (message.status) {
+    switch (status) {
       case OK:
       case FAILED: {
         let value: unknown;
         try {
-          value = decode(message.bytes!, message.sidecar);
+          value = decode(new Uint8Array(bytes!), sidecar);
         } catch (error) {
           outgoing.reject(error);
           return;
         }
-        (message.status === OK ? outgoing.resolve : outgoing.reject)(value);
+        (status === OK ? outgoing.resolve : outgoing.reject)(value);
         return;
       }
       case CANCELLED:

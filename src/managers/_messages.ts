@@ -140,14 +140,21 @@ export type ClientMessage =
   /** The owner asks the server to stop. */
   | { shutdown: true };
 
-/** Server → client, on a connection's port: the reply to call `reply`. */
-export interface ServerMessage {
-  reply: number;
-  status: number;
-  /** The codec's message (absent for CANCELLED and CLOSED). */
-  bytes?: Uint8Array;
-  sidecar?: Sidecar;
-}
+/**
+ * Server → client, on a connection's port: the reply to call `reply`, with
+ * the codec's message (absent for DEFERRED, CANCELLED and CLOSED). A tuple
+ * holding an `ArrayBuffer`: it clones about twice as fast as an object
+ * holding a typed array, and a deferred reply is every waiting call's.
+ */
+export type ServerMessage = [
+  reply: number,
+  status: number,
+  bytes?: ArrayBuffer,
+  sidecar?: Sidecar,
+];
+
+/** Messages of this many bytes or more are moved through a port, not copied. */
+export const MOVE_BYTES = 64 * 1024;
 
 /** The node side of a MessagePort (absent on a port received by `onmessage`). */
 export interface NodePort {

@@ -38,6 +38,7 @@ import {
   LENGTH,
   MANAGER_ID,
   METHOD,
+  MOVE_BYTES,
   type NodePort,
   OBJECT,
   OK,
@@ -297,7 +298,7 @@ class Server implements ServerContext {
     const controller = call.controller;
     connection.pending.set(number, controller);
     if (inSlot) this.#replyInSlot(connection, DEFERRED, undefined, number);
-    else this.#post(connection, { reply: number, status: DEFERRED });
+    else this.#post(connection, number, DEFERRED);
     result.then(
       (value) => this.#finish(connection, number, controller, OK, value),
       (error) => this.#finish(connection, number, controller, FAILED, error),
@@ -316,9 +317,9 @@ class Server implements ServerContext {
       // Withdrawn (or the client ended, which no one hears): nothing was done.
       const reason = controller.signal.reason;
       if (reason === WITHDRAWN) {
-        this.#post(connection, { reply: number, status: CANCELLED });
+        this.#post(connection, number, CANCELLED);
       } else if (reason !== ENDED) {
-        this.#post(connection, { reply: number, status: CLOSED });
+        this.#post(connection, number, CLOSED);
       }
       return;
     }
@@ -382,12 +383,7 @@ class Server implements ServerContext {
       [status, sidecar] = this.#encode(status, value);
       if (this.#writer.length > connection.bytes!.length || sidecar) {
         // Too large for the slot, or holding shared objects: by the port.
-        this.#post(connection, {
-          reply: number,
-          status,
-          bytes: this.#writer.written().slice(),
-          sidecar,
-        });
+        this.#post(connection, number, status, sidecar);
         status = DEFERRED;
       } else {
         connection.bytes!.set(this.#writer.written());
@@ -408,17 +404,26 @@ class Server implements ServerContext {
   ): void {
     let sidecar: Sidecar | undefined;
     [status, sidecar] = this.#encode(status, value);
-    this.#post(connection, {
-      reply: number,
-      status,
-      bytes: this.#writer.written().slice(),
-      sidecar,
-    });
+    this.#post(connection, number, status, sidecar);
   }
 
-  #post(connection: ClientConnection, message: ServerMessage): void {
-    const transfer = transferablesOf(message.sidecar);
-    if (message.bytes) transfer.push(message.bytes.buffer as ArrayBuffer);
+  /**
+   * Posts the reply to call `number`; with OK or FAILED, the message is
+   * the one in the writer.
+   */
+  #post(
+    connection: ClientConnection,
+    number: number,
+    status: number,
+    sidecar?: Sidecar,
+  ): void {
+    const message: ServerMessage = [number, status];
+    const transfer = transferablesOf(sidecar);
+    if (status === OK || status === FAILED) {
+      const bytes = this.#writer.written().slice().buffer;
+      message.push(bytes, sidecar);
+      if (bytes.byteLength >= MOVE_BYTES) transfer.push(bytes);
+    }
     try {
       // (node's port type names its own MessagePort: the same object here)
       connection.port.postMessage(

@@ -38,7 +38,8 @@ export class ServedQueue implements Served {
       case "put": {
         const [item, options] = args;
         const deadline = deadlineOf(options);
-        if (deadline === 0) return this.#put(item);
+        // An unbounded queue has room: no waiting call to make.
+        if (deadline === 0 || queue.maxsize === 0) return this.#put(item);
         return this.#context.waiters.wait(
           this,
           () => queue.full() ? AGAIN : this.#put(item),

@@ -112,14 +112,20 @@ Deno.test("an aborted put rejects and puts nothing", async () => {
 
 Deno.test("a call aborted before its turn is never sent", async () => {
   await using manager = await Manager.start();
-  const q = await manager.Queue<number>();
+  const q = await manager.Queue<unknown>();
   const controller = new AbortController();
-  // Made while the first call holds the slot: the second waits its turn.
-  const first = q.put(1);
-  const second = q.put(2, { signal: controller.signal });
+  // The first call is too large for the slot: it goes by the port, and
+  // holds the connection until the server answers; the second waits.
+  const first = q.put(new Uint8Array(100_000));
+  const second = assert.rejects(
+    q.put(2, { signal: controller.signal }),
+    (error) => error === "dropped",
+  );
+  await null; // both calls are made (their checks ran)
+  await null;
   controller.abort("dropped");
   await first;
-  await assert.rejects(second, (error) => error === "dropped");
+  await second;
   assert.equal(await q.qsize(), 1);
 });
 
