@@ -148,6 +148,8 @@ class Server implements ServerContext {
   readonly #writer = new Writer(SLOT_BYTES);
   #stopped = false;
   #alerted = false;
+  /** A waiting call settled: its reply is to post before the loop waits. */
+  #settled = false;
   #wakeUp?: () => void;
 
   constructor(start: ServerStart) {
@@ -170,11 +172,17 @@ class Server implements ServerContext {
     while (!this.#stopped) {
       let now = performance.now();
       if (this.#serveSlots()) lastRequest = now;
-      if (now - lastYield > YIELD_MS) {
+      if (now >= this.waiters.nextDeadline() && this.waiters.recheck(now)) {
+        this.#settled = true;
+      }
+      if (this.#settled || now - lastYield > YIELD_MS) {
+        // A settled waiting call posts its reply from a promise reaction,
+        // which must not wait for the next request (a turn of the event
+        // loop runs them all).
+        this.#settled = false;
         await new Promise((resolve) => setImmediate(resolve));
         lastYield = now = performance.now();
       }
-      if (now >= this.waiters.nextDeadline()) this.waiters.recheck(now);
       if (now >= nextCheck) {
         this.#checkClients();
         nextCheck = now + SLICE_MS;
@@ -184,7 +192,7 @@ class Server implements ServerContext {
         // Busy lately: the next request is likely µs away.
         const until = Math.min(this.waiters.nextDeadline(), now + SYNC_WAIT_MS);
         waitUntilSync(this.#bell, RING, ready, until);
-        await undefined; // settled waiting calls post their replies
+        await undefined; // promise reactions of the calls served
       } else {
         await this.#sleep(ready);
         lastYield = performance.now(); // the event loop turned
@@ -212,7 +220,7 @@ class Server implements ServerContext {
       if (this.waiters.size > 0 || this.#hasPending()) {
         backstop = setTimeout(() => {
           this.#checkClients();
-          this.waiters.recheck(performance.now());
+          if (this.waiters.recheck(performance.now())) this.#settled = true;
           resolve();
         }, BACKSTOP_MS);
       }
@@ -329,8 +337,10 @@ class Server implements ServerContext {
   /** Wakes the calls waiting on what a call on `served` may have changed. */
   #changed(served: Served): void {
     if (this.waiters.size === 0) return;
-    this.waiters.changed(served);
-    for (const other of served.related ?? []) this.waiters.changed(other);
+    if (this.waiters.changed(served)) this.#settled = true;
+    for (const other of served.related ?? []) {
+      if (this.waiters.changed(other)) this.#settled = true;
+    }
   }
 
   #manage(method: string, args: unknown[]): unknown {
@@ -502,7 +512,7 @@ class Server implements ServerContext {
       connection.port.close();
     } catch { /* already closed */ }
     // A lock it held passes to a waiter now.
-    this.waiters.recheck(performance.now());
+    if (this.waiters.recheck(performance.now())) this.#settled = true;
   }
 
   /** Once a slice: a client whose close nobody heard. */

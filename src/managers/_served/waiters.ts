@@ -94,11 +94,12 @@ export class Waiters {
   /**
    * Re-runs the attempts of the calls waiting on `key`, oldest first; a
    * call that succeeds may let others through, so it goes on until a round
-   * makes no progress.
+   * makes no progress. Returns whether a call settled.
    */
-  changed(key: object): void {
+  changed(key: object): boolean {
     const list = this.#byKey.get(key);
-    if (list === undefined) return;
+    if (list === undefined) return false;
+    let settled = false;
     for (let progress = true; progress && list.length > 0;) {
       progress = false;
       for (let i = 0; i < list.length;) {
@@ -125,16 +126,19 @@ export class Waiters {
         waiter.resolve(result);
         progress = true;
       }
+      settled ||= progress;
     }
     if (list.length === 0) this.#byKey.delete(key);
+    return settled;
   }
 
   /**
    * Times out the calls whose deadline passed, then re-runs every attempt
    * (once a slice: for what no call announces, such as an owner that
-   * ended).
+   * ended). Returns whether a call settled.
    */
-  recheck(now: number): void {
+  recheck(now: number): boolean {
+    let settled = false;
     for (const [key, list] of [...this.#byKey]) {
       for (let i = 0; i < list.length;) {
         const waiter = list[i];
@@ -143,6 +147,7 @@ export class Waiters {
           continue;
         }
         this.#settle(list, i, waiter);
+        settled = true;
         try {
           waiter.resolve(waiter.onTimeout());
         } catch (error) {
@@ -150,8 +155,9 @@ export class Waiters {
         }
       }
       if (list.length === 0) this.#byKey.delete(key);
-      else this.changed(key);
+      else if (this.changed(key)) settled = true;
     }
+    return settled;
   }
 
   /** The earliest deadline of a waiting call (`Infinity` for none). */
