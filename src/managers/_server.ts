@@ -148,8 +148,6 @@ class Server implements ServerContext {
   readonly #writer = new Writer(SLOT_BYTES);
   #stopped = false;
   #alerted = false;
-  /** A waiting call settled: its reply is to post before the loop waits. */
-  #settled = false;
   #wakeUp?: () => void;
 
   constructor(start: ServerStart) {
@@ -172,14 +170,11 @@ class Server implements ServerContext {
     while (!this.#stopped) {
       let now = performance.now();
       if (this.#serveSlots()) lastRequest = now;
-      if (now >= this.waiters.nextDeadline() && this.waiters.recheck(now)) {
-        this.#settled = true;
-      }
-      if (this.#settled || now - lastYield > YIELD_MS) {
-        // A settled waiting call posts its reply from a promise reaction,
-        // which must not wait for the next request (a turn of the event
-        // loop runs them all).
-        this.#settled = false;
+      if (now >= this.waiters.nextDeadline()) this.waiters.recheck(now);
+      if (this.waiters.takeUnheard() || now - lastYield > YIELD_MS) {
+        // A waiting call settled that posts its reply from a promise
+        // reaction (a condition's wait): it must not wait for the next
+        // request (a turn of the event loop runs them all).
         await new Promise((resolve) => setImmediate(resolve));
         lastYield = now = performance.now();
       }
@@ -220,7 +215,7 @@ class Server implements ServerContext {
       if (this.waiters.size > 0 || this.#hasPending()) {
         backstop = setTimeout(() => {
           this.#checkClients();
-          if (this.waiters.recheck(performance.now())) this.#settled = true;
+          this.waiters.recheck(performance.now());
           resolve();
         }, BACKSTOP_MS);
       }
@@ -307,6 +302,14 @@ class Server implements ServerContext {
     connection.pending.set(number, controller);
     if (inSlot) this.#replyInSlot(connection, DEFERRED, undefined, number);
     else this.#post(connection, number, DEFERRED);
+    // Most waiting calls are the server's own (waiters.ts): their reply is
+    // posted the moment they settle, within the call that let them through.
+    const told = this.waiters.whenSettled(
+      result,
+      (ok, value) =>
+        this.#finish(connection, number, controller, ok ? OK : FAILED, value),
+    );
+    if (told) return;
     result.then(
       (value) => this.#finish(connection, number, controller, OK, value),
       (error) => this.#finish(connection, number, controller, FAILED, error),
@@ -337,10 +340,8 @@ class Server implements ServerContext {
   /** Wakes the calls waiting on what a call on `served` may have changed. */
   #changed(served: Served): void {
     if (this.waiters.size === 0) return;
-    if (this.waiters.changed(served)) this.#settled = true;
-    for (const other of served.related ?? []) {
-      if (this.waiters.changed(other)) this.#settled = true;
-    }
+    this.waiters.changed(served);
+    for (const other of served.related ?? []) this.waiters.changed(other);
   }
 
   #manage(method: string, args: unknown[]): unknown {
@@ -512,7 +513,7 @@ class Server implements ServerContext {
       connection.port.close();
     } catch { /* already closed */ }
     // A lock it held passes to a waiter now.
-    if (this.waiters.recheck(performance.now())) this.#settled = true;
+    this.waiters.recheck(performance.now());
   }
 
   /** Once a slice: a client whose close nobody heard. */

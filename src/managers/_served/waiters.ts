@@ -35,12 +35,17 @@ interface Waiter {
   signal: AbortSignal;
   onAbort: () => void;
   key: object;
+  /** Told at once when the call settles (see `whenSettled`). */
+  onSettled?: (ok: boolean, value: unknown) => void;
 }
 
 /** The calls waiting on the server's objects, by the object they wait on. */
 export class Waiters {
   readonly #byKey = new Map<object, Waiter[]>();
+  readonly #byPromise = new WeakMap<Promise<unknown>, Waiter>();
   #size = 0;
+  /** A call settled that only its promise's reactions learn of. */
+  #unheard = false;
 
   /** How many calls wait. */
   get size(): number {
@@ -69,37 +74,76 @@ export class Waiters {
     if (deadline <= performance.now()) return onTimeout();
     signal ??= call.signal;
     signal.throwIfAborted();
-    return new Promise<R>((resolve, reject) => {
-      const waiter: Waiter = {
+    let waiter!: Waiter;
+    const promise = new Promise<R>((resolve, reject) => {
+      waiter = {
         caller: call.caller,
         attempt,
         deadline,
         onTimeout,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        signal,
+        resolve: (value) => {
+          this.#tell(waiter, true, value);
+          resolve(value as R);
+        },
+        reject: (error) => {
+          this.#tell(waiter, false, error);
+          reject(error);
+        },
+        signal: signal!,
         key,
         onAbort: () => {
-          if (this.#remove(waiter)) reject(signal.reason);
+          if (this.#remove(waiter)) waiter.reject(signal!.reason);
         },
       };
-      signal.addEventListener("abort", waiter.onAbort, { once: true });
-      let list = this.#byKey.get(key);
-      if (list === undefined) this.#byKey.set(key, list = []);
-      list.push(waiter);
-      this.#size++;
     });
+    signal.addEventListener("abort", waiter.onAbort, { once: true });
+    let list = this.#byKey.get(key);
+    if (list === undefined) this.#byKey.set(key, list = []);
+    list.push(waiter);
+    this.#size++;
+    this.#byPromise.set(promise, waiter);
+    return promise;
+  }
+
+  /**
+   * Has `onSettled` told synchronously when the waiting call whose promise
+   * this is settles (the server posts its reply at once, not from a promise
+   * reaction after the requests being served); false for another promise.
+   */
+  whenSettled(
+    promise: Promise<unknown>,
+    onSettled: (ok: boolean, value: unknown) => void,
+  ): boolean {
+    const waiter = this.#byPromise.get(promise);
+    if (waiter === undefined) return false;
+    waiter.onSettled = onSettled;
+    promise.catch(() => {}); // its rejection is told, not unhandled
+    return true;
+  }
+
+  /**
+   * Whether a call settled, since the last look, that only its promise's
+   * reactions learn of (microtasks the server must let run).
+   */
+  takeUnheard(): boolean {
+    const unheard = this.#unheard;
+    this.#unheard = false;
+    return unheard;
+  }
+
+  #tell(waiter: Waiter, ok: boolean, value: unknown): void {
+    if (waiter.onSettled) waiter.onSettled(ok, value);
+    else this.#unheard = true;
   }
 
   /**
    * Re-runs the attempts of the calls waiting on `key`, oldest first; a
    * call that succeeds may let others through, so it goes on until a round
-   * makes no progress. Returns whether a call settled.
+   * makes no progress.
    */
-  changed(key: object): boolean {
+  changed(key: object): void {
     const list = this.#byKey.get(key);
-    if (list === undefined) return false;
-    let settled = false;
+    if (list === undefined) return;
     for (let progress = true; progress && list.length > 0;) {
       progress = false;
       for (let i = 0; i < list.length;) {
@@ -126,19 +170,16 @@ export class Waiters {
         waiter.resolve(result);
         progress = true;
       }
-      settled ||= progress;
     }
     if (list.length === 0) this.#byKey.delete(key);
-    return settled;
   }
 
   /**
    * Times out the calls whose deadline passed, then re-runs every attempt
    * (once a slice: for what no call announces, such as an owner that
-   * ended). Returns whether a call settled.
+   * ended).
    */
-  recheck(now: number): boolean {
-    let settled = false;
+  recheck(now: number): void {
     for (const [key, list] of [...this.#byKey]) {
       for (let i = 0; i < list.length;) {
         const waiter = list[i];
@@ -147,7 +188,6 @@ export class Waiters {
           continue;
         }
         this.#settle(list, i, waiter);
-        settled = true;
         try {
           waiter.resolve(waiter.onTimeout());
         } catch (error) {
@@ -155,9 +195,8 @@ export class Waiters {
         }
       }
       if (list.length === 0) this.#byKey.delete(key);
-      else if (this.changed(key)) settled = true;
+      else this.changed(key);
     }
-    return settled;
   }
 
   /** The earliest deadline of a waiting call (`Infinity` for none). */
