@@ -57,19 +57,19 @@ export {
   Queue,
   SimpleQueue,
 } from "./src/queues/queues.ts";
+export { Manager } from "./src/managers/managers.ts";
+export { BaseProxy } from "./src/managers/proxies/base_proxy.ts";
+export { DictProxy } from "./src/managers/proxies/dict_proxy.ts";
+export { ListProxy } from "./src/managers/proxies/list_proxy.ts";
+export { NamespaceProxy } from "./src/managers/proxies/namespace_proxy.ts";
+export { ValueProxy } from "./src/managers/proxies/value_proxy.ts";
+export { QueueProxy } from "./src/managers/proxies/queue_proxy.ts";
 export {
   AcquirerProxy,
-  BarrierProxy,
-  BaseProxy,
   ConditionProxy,
-  DictProxy,
-  EventProxy,
-  ListProxy,
-  Manager,
-  NamespaceProxy,
-  QueueProxy,
-  ValueProxy,
-} from "./src/managers/managers.ts";
+} from "./src/managers/proxies/acquirer_proxy.ts";
+export { EventProxy } from "./src/managers/proxies/event_proxy.ts";
+export { BarrierProxy } from "./src/managers/proxies/barrier_proxy.ts";
 export {
   type AcquireOptions,
   Barrier,
