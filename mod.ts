@@ -51,19 +51,19 @@ export { Pipe } from "./src/connection/pipe.ts";
 export { type BlockOptions, Queue } from "./src/queues/queue.ts";
 export { JoinableQueue } from "./src/queues/joinable_queue.ts";
 export { SimpleQueue } from "./src/queues/simple_queue.ts";
+export { Manager } from "./src/managers/managers.ts";
+export { BaseProxy } from "./src/managers/proxies/base_proxy.ts";
+export { DictProxy } from "./src/managers/proxies/dict_proxy.ts";
+export { ListProxy } from "./src/managers/proxies/list_proxy.ts";
+export { NamespaceProxy } from "./src/managers/proxies/namespace_proxy.ts";
+export { ValueProxy } from "./src/managers/proxies/value_proxy.ts";
+export { QueueProxy } from "./src/managers/proxies/queue_proxy.ts";
 export {
   AcquirerProxy,
-  BarrierProxy,
-  BaseProxy,
   ConditionProxy,
-  DictProxy,
-  EventProxy,
-  ListProxy,
-  Manager,
-  NamespaceProxy,
-  QueueProxy,
-  ValueProxy,
-} from "./src/managers/managers.ts";
+} from "./src/managers/proxies/acquirer_proxy.ts";
+export { EventProxy } from "./src/managers/proxies/event_proxy.ts";
+export { BarrierProxy } from "./src/managers/proxies/barrier_proxy.ts";
 export {
   type AcquireOptions,
   Barrier,

@@ -129,7 +129,7 @@ export class LockOwnerDiedError extends ProcessError {}
 
 /**
  * A key is not in a managed dict (Python's `KeyError`): from
- * `DictProxy.getItem()`, `delete()`, `pop()` and `popitem()`.
+ * `DictProxy.getItem()`, `delete()`, `pop()` and `popItem()`.
  *
  * @example
  * ```ts

@@ -175,11 +175,17 @@ function writeString(value: string, out: Writer): void {
   out.length = at;
 }
 
+/** What a channel tells the encoder (see codec.ts's EncodeOptions). */
+export interface Channel {
+  receiver?: number;
+  bytesOnly?: string;
+  portable?: boolean;
+}
+
 export class TagEncoder {
   readonly out: Writer;
   readonly moving: readonly ArrayBuffer[];
   sidecar: Sidecar | undefined;
-  /** Objects written so far: a second sight is a shared reference. */
   /**
    * Objects written so far (a second sight is a shared reference): a short
    * list first, a Set past SEEN_LIST of them — most messages hold few.
@@ -192,19 +198,25 @@ export class TagEncoder {
    */
   states: Map<object, unknown> | undefined;
 
-  /** The receiver's pid, and whether the channel carries bytes only. */
-  readonly channel: { receiver?: number; bytesOnly?: string };
+  /** The receiver's pid, and what the channel cannot carry. */
+  readonly channel: Channel;
+  /**
+   * Whether the value leaves this program: what only lives here goes to
+   * the V8 format's pass, which refuses it naming its path.
+   */
+  readonly portable: boolean;
 
   constructor(
     out: Writer,
     moving: readonly ArrayBuffer[],
     states: Map<object, unknown> | undefined,
-    channel: { receiver?: number; bytesOnly?: string } = {},
+    channel: Channel = {},
   ) {
     this.out = out;
     this.moving = moving;
     this.states = states;
     this.channel = channel;
+    this.portable = channel.portable === true;
   }
 
   tag(tag: number): void {
@@ -287,14 +299,17 @@ export class TagEncoder {
     if (ArrayBuffer.isView(value)) return this.view(value);
     if (value instanceof ArrayBuffer) return this.buffer(value);
     if (value instanceof SharedArrayBuffer || value instanceof MessagePort) {
+      if (this.portable) throw FALLBACK;
       this.tag(T_SIDE);
       return this.u32(this.side(value));
     }
     const reducer = reducerFor(value);
     if (reducer !== undefined) {
-      // On a bytes-only channel a reducer may refuse, naming its path: the
-      // V8 format's pass knows paths.
-      if (this.channel.bytesOnly !== undefined) throw FALLBACK;
+      // On a bytes-only or portable channel a reducer refuses (or may),
+      // naming its path: the V8 format's pass knows paths.
+      if (this.channel.bytesOnly !== undefined || this.portable) {
+        throw FALLBACK;
+      }
       this.tag(T_REDUCED);
       this.string(reducer.name);
       const state = reducer.reduce(value, this.context());
@@ -339,6 +354,7 @@ export class TagEncoder {
     const kind = viewKind(view);
     if (kind === -1) throw FALLBACK;
     if (buffer instanceof SharedArrayBuffer) {
+      if (this.portable) throw FALLBACK;
       this.tag(T_SIDE_VIEW);
       this.u32(this.side(buffer));
       return this.viewShape(view, kind);

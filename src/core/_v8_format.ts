@@ -10,7 +10,7 @@ import {
   reducerNamed,
 } from "./reduction.ts";
 import { FORMAT_V8, type Sidecar, type Writer } from "./_message.ts";
-import { makeView, viewKind } from "./_tag_format.ts";
+import { type Channel, makeView, viewKind } from "./_tag_format.ts";
 
 /** The key of a marker object in a reduced graph. */
 const MARK = "\u0000multiprocessing";
@@ -29,7 +29,7 @@ interface Marker {
 export function encodeV8(
   value: unknown,
   out: Writer,
-  channel: { path: string; receiver?: number; bytesOnly?: string },
+  channel: Channel & { path: string },
   moving: readonly ArrayBuffer[],
   states: Map<object, unknown>,
 ): Sidecar | undefined {
@@ -92,18 +92,21 @@ class ReducePass {
    * message (reducing may hand a port over, which cannot happen twice).
    */
   readonly states: Map<object, unknown>;
+  /** Whether to refuse what only lives in this program (see codec.ts). */
+  readonly portable: boolean;
 
-  /** The receiver's pid, and whether the channel carries bytes only. */
-  readonly channel: { receiver?: number; bytesOnly?: string };
+  /** The receiver's pid, and what the channel cannot carry. */
+  readonly channel: Channel;
 
   constructor(
     moving: readonly ArrayBuffer[],
     states: Map<object, unknown>,
-    channel: { receiver?: number; bytesOnly?: string },
+    channel: Channel,
   ) {
     this.moving = moving;
     this.states = states;
     this.channel = channel;
+    this.portable = channel.portable === true;
   }
 
   walk(value: unknown, path: string): unknown {
@@ -132,6 +135,14 @@ class ReducePass {
       return this.plain(value as Record<string, unknown>, path);
     }
     if (value instanceof SharedArrayBuffer || value instanceof MessagePort) {
+      if (this.portable) {
+        this.local(
+          path,
+          value instanceof MessagePort
+            ? "a MessagePort"
+            : "a SharedArrayBuffer",
+        );
+      }
       return this.mark(value, { [MARK]: M_SIDE, s: this.side(value, path) });
     }
     if (value instanceof ArrayBuffer) {
@@ -149,6 +160,12 @@ class ReducePass {
         buffer instanceof SharedArrayBuffer ||
         this.moving.includes(buffer as ArrayBuffer)
       ) {
+        if (this.portable) {
+          this.local(
+            path,
+            `${withArticle(value.constructor.name)} of a SharedArrayBuffer`,
+          );
+        }
         return this.mark(value, {
           [MARK]: M_SIDE_VIEW,
           s: [
@@ -163,6 +180,14 @@ class ReducePass {
     }
     const reducer = reducerFor(value);
     if (reducer !== undefined) {
+      if (this.portable) {
+        const name = (proto?.constructor as { name?: string })?.name ||
+          reducer.name;
+        this.local(
+          path,
+          `${withArticle(name)} (it crosses between processes by reference)`,
+        );
+      }
       const marker: Marker = { [MARK]: M_REDUCED, n: reducer.name, s: null };
       this.mark(value, marker);
       const state = this.states.has(value)
@@ -179,6 +204,13 @@ class ReducePass {
       "an unnamed class";
     throw new TypeError(
       `Cannot send ${path}: it is an instance of ${name}, which cannot cross into another process: pass plain data, or teach the class to cross with registerReducer()`,
+    );
+  }
+
+  /** Refuses an object that only lives in this program, naming its path. */
+  local(path: string, what: string): never {
+    throw new TypeError(
+      `Cannot send ${path}: it is ${what}, which lives in this program only and cannot cross to another machine: pass plain data instead`,
     );
   }
 
@@ -373,6 +405,10 @@ class ReducePass {
       }
     }
   }
+}
+
+function withArticle(name: string): string {
+  return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
 }
 
 function isRefused(value: unknown): boolean {

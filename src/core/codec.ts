@@ -66,6 +66,15 @@ export interface EncodeOptions {
    * `ReduceContext.bytesOnly`). `encode` then never returns a sidecar.
    */
   bytesOnly?: string;
+  /**
+   * For channels that leave this program (another machine): refuses, with
+   * a `TypeError` naming its path, whatever only lives here — an object of
+   * a registered class, which crosses by reference (a `Lock`, a `Queue`, a
+   * `Pipe` end, `SharedMemory`), and anything the sidecar would carry (a
+   * `SharedArrayBuffer` or a view of one, a `MessagePort`, a buffer to
+   * transfer). Errors still cross with their class. `false` by default.
+   */
+  portable?: boolean;
 }
 
 /**
@@ -77,12 +86,17 @@ export function encode(
   out: Writer,
   options: EncodeOptions,
 ): Sidecar | undefined {
+  const moving = options.transfer ?? NONE;
+  if (options.portable === true && moving.length > 0) {
+    throw new TypeError(
+      `Cannot send ${options.path} as 'transfer' must be empty for a value that leaves this program: buffers cannot move to another machine: current value is ${moving.length} buffer(s)`,
+    );
+  }
   out.length = 0;
   out.reserve(1);
   out.bytes[out.length++] = FORMAT_TAGS;
   // A primitive needs no encoder state (the common small message).
   if (writePrimitive(value, out)) return undefined;
-  const moving = options.transfer ?? NONE;
   const encoder = new TagEncoder(out, moving, undefined, options);
   try {
     encoder.write(value, 0);

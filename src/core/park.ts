@@ -41,21 +41,40 @@ export const SLICE_MS = 250;
 let spinMs = 0.02;
 const MAX_SPIN_MS = 0.05;
 const MIN_SPIN_MS = 0.001;
+/**
+ * At the minimum, one spin in PROBE_EVERY still lasts PROBE_MS, to notice
+ * when spinning would pay again (without it, a policy that fell to the
+ * minimum under a burst of load never climbs back: a change is almost
+ * never seen within 1 µs). It costs ≤ 1 µs of a wait on average.
+ */
+const PROBE_MS = 0.02;
+const PROBE_EVERY = 32;
+let waits = 0;
+let misses = 0;
 
 /**
  * Spins until `cells[index]` differs from `seen` or this thread's spin
  * budget passes; returns whether it changed.
  */
 function spin(cells: Int32Array, index: number, seen: number): boolean {
-  const end = performance.now() + spinMs;
+  const budget = spinMs > MIN_SPIN_MS || ++waits % PROBE_EVERY !== 0
+    ? spinMs
+    : PROBE_MS;
+  const end = performance.now() + budget;
   let i = 0;
   while (Atomics.load(cells, index) === seen) {
     if ((++i & 63) === 0 && performance.now() > end) {
-      spinMs = Math.max(MIN_SPIN_MS, spinMs / 2);
+      // Halved after two misses in a row: one late change (a GC pause, a
+      // preempted peer) is no trend.
+      if (++misses >= 2) {
+        misses = 0;
+        spinMs = Math.max(MIN_SPIN_MS, spinMs / 2);
+      }
       return false;
     }
   }
-  spinMs = Math.min(MAX_SPIN_MS, spinMs * 2);
+  misses = 0;
+  spinMs = Math.min(MAX_SPIN_MS, Math.max(spinMs, budget) * 2);
   return true;
 }
 

@@ -1,943 +1,555 @@
-// The manager's server: the loop a manager's daemon process runs. It owns
-// every managed object and applies one operation at a time, so each proxy
-// call is atomic. Calls that must wait (a `get` on an empty queue, an
-// `acquire` of a held lock, `Event.wait`…) are answered "deferred" at once,
-// which frees the client's slot, and settled later through the client's
-// port: a waiting client never blocks the others.
+// The manager's server: the loop a manager's daemon process runs. It holds
+// every managed object (real objects of this module and plain server-side
+// ones, see _served/) and calls their methods, one request at a time, so
+// each proxy call is atomic. A call that waits (a `get` on an empty queue)
+// is answered DEFERRED at once and settled later on the caller's port, so
+// a waiting call never holds up another one, even from the same process.
+//
+// How it waits for the next request (see _messages.ts): right after
+// serving, on its doorbell with its thread (park.ts's `waitUntilSync`: a
+// brief spin, then a futex), which keeps a client's sequential awaited
+// calls at a few µs; after AWAKE_MS without a request, for a port message
+// (SLEEPING), which costs no wake-up while idle. Port messages
+// (connections, withdrawn calls, large requests) arrive through the event
+// loop, which the loop lets turn at least every YIELD_MS while busy.
 
 import type { MessagePort } from "node:worker_threads";
 import { setImmediate } from "node:timers";
 import { isPidAlive } from "../runtime/_context.ts";
+import { registerTargets } from "../runtime/targets.ts";
 import {
+  decode,
+  encode,
+  type Sidecar,
+  transferablesOf,
+  Writer,
+} from "../core/codec.ts";
+import { bump, SLICE_MS, waitUntilSync, wake } from "../core/park.ts";
+import { ProcessError } from "../errors.ts";
+import {
+  CALL,
+  CANCELLED,
+  type ClientMessage,
   CLOSED,
-  decodeData,
   DEFERRED,
-  type Encoded,
-  encodeData,
   FAILED,
+  HEADER_BYTES,
+  HEADER_CELLS,
+  LENGTH,
+  MANAGER_ID,
+  METHOD,
+  MOVE_BYTES,
+  type NodePort,
+  OBJECT,
   OK,
-  readSlot,
+  readMethod,
   REPLY,
   REQUEST,
   RING,
-  Spinner,
+  type ServerMessage,
+  SLEEPING,
+  SLOT_BYTES,
   STATE,
+  STATUS,
   STOPPED,
-  toPortPayload,
-  writeSlot,
-} from "./_wire.ts";
-import {
-  BrokenBarrierError,
-  Empty,
-  Full,
-  LockOwnerDiedError,
-  ProcessError,
-} from "../errors.ts";
-import { serializeError } from "../core/reduction.ts";
-import { registerTargets } from "../runtime/targets.ts";
-import { IndexError, KeyError, ValueError } from "../errors.ts";
+  SYNC_WAIT_MS,
+} from "./_messages.ts";
+import type { Call, Served, ServerContext } from "./_served/served.ts";
+import { Waiters } from "./_served/waiters.ts";
+import { isTypeid, KINDS } from "./_served/kinds.ts";
+import { serveHere } from "./proxies/_reduce.ts";
 
-/** What a client posts on its port. */
-export type ControlMessage =
-  | { connect: { slot: SharedArrayBuffer; port: MessagePort } }
-  | { bye: true }
-  | { shutdown: true };
-
-interface Connection {
-  slot: SharedArrayBuffer;
-  header: Int32Array;
+/** What a manager's server process starts with. */
+export interface ServerStart {
+  /** The manager's id, program-wide. */
+  id: string;
+  /** The owner's pid, its port and its slot. */
+  owner: number;
   port: MessagePort;
-  tickets: number;
+  slot: SharedArrayBuffer;
+  /** The doorbell every connection shares. */
+  door: SharedArrayBuffer;
 }
 
-/** A deferred call: settled once, through its connection's port. */
-interface Reply {
-  conn: Connection;
-  ticket: number;
-  pid: number;
-  done: boolean;
-  timer?: ReturnType<typeof setTimeout>;
-}
-
-/** Thrown by a handler to say "answer later". */
-const DEFER = Symbol("defer");
-
-// How the server waits for the next request. It spins (a client awaiting
-// calls one after another sends its next one a few µs after its reply) for
-// an adaptive time (see Spinner), then blocks in Atomics.wait for slices of
-// SLICE_MS, yielding to the event loop between slices so that new
-// connections, timeouts and shutdown get through (control messages also ring
-// the bell). After IDLE_MS without a request it parks in waitAsync: an idle
-// manager costs no CPU. A busy loop also yields every YIELD_MS. A probe
-// outlasts a client's futex wake (~20 µs), so that a server and a client
-// that both block find their way back to spinning.
-const SPIN_PROBE_MS = 0.1;
-const SPIN_MAX_MS = 1;
-const SLICE_MS = 2;
-const IDLE_MS = 50;
+/** While busy, the event loop turns at least this often (ms). */
 const YIELD_MS = 4;
+/** After a request, the server waits for the next with its thread this long. */
+const AWAKE_MS = 50;
+/**
+ * How often a sleeping server with waiting calls checks their callers'
+ * pids (a client's end is normally heard at once: its port closes).
+ */
+const BACKSTOP_MS = 5000;
 
-/** One turn of the event loop: messages and timers get through. */
-function yieldToEvents(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+/** Why the server aborts a call: the client withdrew it. */
+const WITHDRAWN = Symbol("withdrawn");
+/** Why the server aborts a call: the client ended. */
+const ENDED = Symbol("ended");
+
+/** One client process's connection. */
+class ClientConnection {
+  pid: number;
+  header?: Int32Array;
+  bytes?: Uint8Array;
+  readonly port: MessagePort;
+  /** Calls answered DEFERRED, by their number. */
+  readonly pending = new Map<number, AbortController>();
+  readonly ended = new AbortController();
+
+  constructor(port: MessagePort, pid = 0, slot?: SharedArrayBuffer) {
+    this.port = port;
+    this.pid = pid;
+    if (slot !== undefined) this.attach(slot);
+  }
+
+  attach(slot: SharedArrayBuffer): void {
+    this.header = new Int32Array(slot, 0, HEADER_CELLS);
+    this.bytes = new Uint8Array(slot, HEADER_BYTES, SLOT_BYTES - HEADER_BYTES);
+  }
+
+  get hasRequest(): boolean {
+    return this.header !== undefined &&
+      Atomics.load(this.header, STATE) === REQUEST;
+  }
+}
+
+/** One call being served. Its signal is made only if the call waits. */
+class ServedCall implements Call {
+  readonly caller: number;
+  readonly ended: AbortSignal;
+  #controller?: AbortController;
+
+  constructor(connection: ClientConnection) {
+    this.caller = connection.pid;
+    this.ended = connection.ended.signal;
+  }
+
+  get controller(): AbortController {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.ended.aborted) this.#controller.abort(ENDED);
+    }
+    return this.#controller;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+}
+
+/** The server of one manager. */
+class Server implements ServerContext {
+  readonly waiters = new Waiters();
+  readonly #objects = new Map<number, Served>();
+  #nextId = 1;
+  readonly #connections: ClientConnection[] = [];
+  readonly #owner: ClientConnection;
+  readonly #bell: Int32Array;
+  readonly #writer = new Writer(SLOT_BYTES);
+  #stopped = false;
+  #alerted = false;
+  #wakeUp?: () => void;
+
+  constructor(start: ServerStart) {
+    this.#bell = new Int32Array(start.door);
+    this.#owner = this.#add(start.port, start.owner, start.slot);
+  }
+
+  lookup(id: number): Served | undefined {
+    return this.#objects.get(id);
+  }
+
+  /** Serves until the owner asks it to stop. */
+  async run(): Promise<void> {
+    // A port message may need the loop (a new deadline, a new slot, the
+    // end): it sets `#alerted` and rings.
+    const ready = () => this.#stopped || this.#alerted || this.#hasRequest();
+    let lastYield = performance.now();
+    let lastRequest = lastYield;
+    let nextCheck = lastYield + SLICE_MS;
+    while (!this.#stopped) {
+      let now = performance.now();
+      if (this.#serveSlots()) lastRequest = now;
+      if (now >= this.waiters.nextDeadline()) this.waiters.recheck(now);
+      if (this.waiters.takeUnheard() || now - lastYield > YIELD_MS) {
+        // A waiting call settled that posts its reply from a promise
+        // reaction (a condition's wait): it must not wait for the next
+        // request (a turn of the event loop runs them all).
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = now = performance.now();
+      }
+      if (now >= nextCheck) {
+        this.#checkClients();
+        nextCheck = now + SLICE_MS;
+      }
+      this.#alerted = false;
+      if (now - lastRequest < AWAKE_MS) {
+        // Busy lately: the next request is likely µs away.
+        const until = Math.min(this.waiters.nextDeadline(), now + SYNC_WAIT_MS);
+        waitUntilSync(this.#bell, RING, ready, until);
+        await undefined; // promise reactions of the calls served
+      } else {
+        await this.#sleep(ready);
+        lastYield = performance.now(); // the event loop turned
+      }
+    }
+    await this.#close();
+  }
+
+  /** Waits for a port message (or the next deadline): no wake-up meanwhile. */
+  async #sleep(ready: () => boolean): Promise<void> {
+    Atomics.store(this.#bell, SLEEPING, 1);
+    // A request written before the flag was seen is seen now.
+    if (ready()) {
+      Atomics.store(this.#bell, SLEEPING, 0);
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let backstop: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wakeUp = resolve;
+      const deadline = this.waiters.nextDeadline();
+      if (deadline !== Infinity) {
+        timer = setTimeout(resolve, deadline - performance.now());
+      }
+      if (this.waiters.size > 0 || this.#hasPending()) {
+        backstop = setTimeout(() => {
+          this.#checkClients();
+          this.waiters.recheck(performance.now());
+          resolve();
+        }, BACKSTOP_MS);
+      }
+    });
+    clearTimeout(timer);
+    clearTimeout(backstop);
+    this.#wakeUp = undefined;
+    Atomics.store(this.#bell, SLEEPING, 0);
+  }
+
+  #hasRequest(): boolean {
+    for (const connection of this.#connections) {
+      if (connection.hasRequest) return true;
+    }
+    return false;
+  }
+
+  #hasPending(): boolean {
+    for (const connection of this.#connections) {
+      if (connection.pending.size > 0) return true;
+    }
+    return false;
+  }
+
+  #serveSlots(): boolean {
+    let served = false;
+    // A served call may add connections: read the length each time.
+    for (let i = 0; i < this.#connections.length; i++) {
+      const connection = this.#connections[i];
+      if (!connection.hasRequest) continue;
+      served = true;
+      const header = connection.header!;
+      const bytes = connection.bytes!;
+      const number = header[CALL];
+      const method = readMethod(bytes, header[METHOD]);
+      const start = 2 * method.length;
+      let args: unknown[];
+      try {
+        args = decode(bytes.subarray(start, start + header[LENGTH])) as [];
+      } catch (error) {
+        this.#replyInSlot(connection, FAILED, error, number);
+        continue;
+      }
+      this.#serve(connection, number, header[OBJECT], method, args, true);
+    }
+    return served;
+  }
+
+  /** Serves one request; `inSlot` says where its first answer goes. */
+  #serve(
+    connection: ClientConnection,
+    number: number,
+    id: number,
+    method: string,
+    args: unknown[],
+    inSlot: boolean,
+  ): void {
+    const call = new ServedCall(connection);
+    let result: unknown;
+    let status = OK;
+    let served: Served | undefined;
+    try {
+      if (id === MANAGER_ID) result = this.#manage(method, args);
+      else {
+        served = this.#objects.get(id);
+        if (served === undefined) {
+          throw new ProcessError(
+            `Cannot call '${method}' as the manager has no object #${id}`,
+          );
+        }
+        result = served.invoke(method, args, call);
+      }
+    } catch (error) {
+      status = FAILED;
+      result = error;
+    }
+    if (served !== undefined) this.#changed(served);
+    if (!(result instanceof Promise)) {
+      if (inSlot) this.#replyInSlot(connection, status, result, number);
+      else this.#replyOnPort(connection, status, result, number);
+      return;
+    }
+    const controller = call.controller;
+    connection.pending.set(number, controller);
+    if (inSlot) this.#replyInSlot(connection, DEFERRED, undefined, number);
+    else this.#post(connection, number, DEFERRED);
+    // Most waiting calls are the server's own (waiters.ts): their reply is
+    // posted the moment they settle, within the call that let them through.
+    const told = this.waiters.whenSettled(
+      result,
+      (ok, value) =>
+        this.#finish(connection, number, controller, ok ? OK : FAILED, value),
+    );
+    if (told) return;
+    result.then(
+      (value) => this.#finish(connection, number, controller, OK, value),
+      (error) => this.#finish(connection, number, controller, FAILED, error),
+    );
+  }
+
+  #finish(
+    connection: ClientConnection,
+    number: number,
+    controller: AbortController,
+    status: number,
+    value: unknown,
+  ): void {
+    connection.pending.delete(number);
+    if (status === FAILED && controller.signal.aborted) {
+      // Withdrawn (or the client ended, which no one hears): nothing was done.
+      const reason = controller.signal.reason;
+      if (reason === WITHDRAWN) {
+        this.#post(connection, number, CANCELLED);
+      } else if (reason !== ENDED) {
+        this.#post(connection, number, CLOSED);
+      }
+      return;
+    }
+    this.#replyOnPort(connection, status, value, number);
+  }
+
+  /** Wakes the calls waiting on what a call on `served` may have changed. */
+  #changed(served: Served): void {
+    if (this.waiters.size === 0) return;
+    this.waiters.changed(served);
+    for (const other of served.related ?? []) this.waiters.changed(other);
+  }
+
+  #manage(method: string, args: unknown[]): unknown {
+    if (method === "ping") return true;
+    if (method === "create") {
+      const [typeid, init] = args as [unknown, unknown[]];
+      if (!isTypeid(typeid)) {
+        throw new TypeError(
+          `Cannot create a managed object as its type must be one this manager serves: current value is ${
+            String(typeid)
+          }`,
+        );
+      }
+      const served = KINDS[typeid](init, this);
+      const id = this.#nextId++;
+      this.#objects.set(id, served);
+      return id;
+    }
+    throw new TypeError(`Cannot call '${method}' on the manager`);
+  }
+
+  /**
+   * Encodes `value` (an error when `status` is FAILED) into the writer;
+   * a value that cannot cross becomes the error saying why.
+   */
+  #encode(status: number, value: unknown): [number, Sidecar | undefined] {
+    const path = status === FAILED ? "error" : "result";
+    try {
+      return [status, encode(value, this.#writer, { path })];
+    } catch (error) {
+      try {
+        return [FAILED, encode(error, this.#writer, { path: "error" })];
+      } catch {
+        const plain = new TypeError(`Cannot send the ${path}: ${error}`);
+        return [FAILED, encode(plain, this.#writer, { path: "error" })];
+      }
+    }
+  }
+
+  #replyInSlot(
+    connection: ClientConnection,
+    status: number,
+    value: unknown,
+    number: number,
+  ): void {
+    const header = connection.header!;
+    let length = 0;
+    if (status === OK || status === FAILED) {
+      let sidecar: Sidecar | undefined;
+      [status, sidecar] = this.#encode(status, value);
+      if (this.#writer.length > connection.bytes!.length || sidecar) {
+        // Too large for the slot, or holding shared objects: by the port.
+        this.#post(connection, number, status, sidecar);
+        status = DEFERRED;
+      } else {
+        connection.bytes!.set(this.#writer.written());
+        length = this.#writer.length;
+      }
+    }
+    header[LENGTH] = length;
+    header[STATUS] = status;
+    Atomics.store(header, STATE, REPLY);
+    wake(header, STATE);
+  }
+
+  #replyOnPort(
+    connection: ClientConnection,
+    status: number,
+    value: unknown,
+    number: number,
+  ): void {
+    let sidecar: Sidecar | undefined;
+    [status, sidecar] = this.#encode(status, value);
+    this.#post(connection, number, status, sidecar);
+  }
+
+  /**
+   * Posts the reply to call `number`; with OK or FAILED, the message is
+   * the one in the writer.
+   */
+  #post(
+    connection: ClientConnection,
+    number: number,
+    status: number,
+    sidecar?: Sidecar,
+  ): void {
+    const message: ServerMessage = [number, status];
+    const transfer = transferablesOf(sidecar);
+    if (status === OK || status === FAILED) {
+      const bytes = this.#writer.written().slice().buffer;
+      message.push(bytes, sidecar);
+      if (bytes.byteLength >= MOVE_BYTES) transfer.push(bytes);
+    }
+    try {
+      // (node's port type names its own MessagePort: the same object here)
+      connection.port.postMessage(
+        message,
+        transfer as unknown as readonly ArrayBuffer[],
+      );
+    } catch { /* the client is gone: its end is being handled */ }
+  }
+
+  // Connections -----------------------------------------------------------------
+
+  #add(
+    port: MessagePort,
+    pid?: number,
+    slot?: SharedArrayBuffer,
+  ): ClientConnection {
+    const connection = new ClientConnection(port, pid, slot);
+    this.#connections.push(connection);
+    const onMessage = (message: unknown) => {
+      this.#onMessage(connection, message as ClientMessage);
+      // The loop re-reads its slots and deadlines.
+      this.#alerted = true;
+      bump(this.#bell, RING);
+      this.#wakeUp?.();
+    };
+    const node = port as unknown as NodePort;
+    if (node.on !== undefined) {
+      node.on("message", onMessage);
+      node.on("close", () => this.#drop(connection));
+    } else {
+      port.addEventListener(
+        "message",
+        (e) => onMessage((e as MessageEvent).data),
+      );
+      port.start();
+    }
+    return connection;
+  }
+
+  #onMessage(connection: ClientConnection, message: ClientMessage): void {
+    if ("call" in message) {
+      let args: unknown[];
+      try {
+        args = decode(message.bytes, message.sidecar) as [];
+      } catch (error) {
+        this.#replyOnPort(connection, FAILED, error, message.call);
+        return;
+      }
+      const { call, object, method } = message;
+      this.#serve(connection, call, object, method, args, false);
+    } else if ("cancel" in message) {
+      connection.pending.get(message.cancel)?.abort(WITHDRAWN);
+    } else if ("hello" in message) {
+      connection.pid = message.hello.pid;
+      connection.attach(message.hello.slot);
+    } else if ("connect" in message) {
+      this.#add(message.connect);
+    } else if ("wake" in message) {
+      // Nothing to do here: every message wakes the loop.
+    } else if ("shutdown" in message && connection === this.#owner) {
+      this.#stopped = true;
+    }
+  }
+
+  /** A client ended (its port closed, or its pid did): withdraw its calls. */
+  #drop(connection: ClientConnection): void {
+    const index = this.#connections.indexOf(connection);
+    if (index === -1) return;
+    this.#connections.splice(index, 1);
+    connection.ended.abort(ENDED);
+    for (const controller of connection.pending.values()) {
+      controller.abort(ENDED);
+    }
+    connection.pending.clear();
+    try {
+      connection.port.close();
+    } catch { /* already closed */ }
+    // A lock it held passes to a waiter now.
+    this.waiters.recheck(performance.now());
+  }
+
+  /** Once a slice: a client whose close nobody heard. */
+  #checkClients(): void {
+    for (const connection of [...this.#connections]) {
+      if (connection.pid !== 0 && !isPidAlive(connection.pid)) {
+        this.#drop(connection);
+      }
+    }
+  }
+
+  /** Stops: every waiting call, and every call still in a slot, learns it. */
+  async #close(): Promise<void> {
+    this.waiters.closeAll(new ProcessError("The manager has shut down"));
+    for (const connection of this.#connections) {
+      for (const controller of connection.pending.values()) {
+        controller.abort(CLOSED);
+      }
+      if (connection.hasRequest) {
+        this.#replyInSlot(connection, CLOSED, undefined, 0);
+      }
+    }
+    bump(this.#bell, STOPPED);
+    // Let the settled calls post their answers before the ports close.
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const connection of [...this.#connections]) this.#drop(connection);
+  }
 }
 
 /**
- * Serves the manager's objects until `shutdown`. `port` and `slot` are the
- * owner's connection; `door` is the doorbell shared by every client.
+ * Serves a manager's objects until its owner asks it to stop: the target of
+ * the manager's server process.
  */
-export async function managerServer(
-  port: MessagePort,
-  slot: SharedArrayBuffer,
-  door: SharedArrayBuffer,
-): Promise<void> {
-  const bell = new Int32Array(door);
-  const conns: Connection[] = [];
-  const server = new Server();
-  let stopped = false;
-
-  const ring = () => {
-    Atomics.add(bell, RING, 1);
-    Atomics.notify(bell, RING);
-  };
-
-  const addConnection = (slot: SharedArrayBuffer, port: MessagePort) => {
-    const conn: Connection = {
-      slot,
-      header: new Int32Array(slot, 0, 8),
-      port,
-      tickets: 0,
-    };
-    conns.push(conn);
-    port.on("message", (message: ControlMessage) => {
-      if ("connect" in message) {
-        addConnection(message.connect.slot, message.connect.port);
-      } else if ("bye" in message) {
-        drop(conn);
-      } else if ("shutdown" in message) {
-        stopped = true;
-      }
-      ring(); // wakes the loop: a new slot to poll, or the end
-    });
-    port.on("close", () => drop(conn));
-  };
-
-  const drop = (conn: Connection) => {
-    const index = conns.indexOf(conn);
-    if (index === -1) return;
-    conns.splice(index, 1);
-    conn.port.close();
-  };
-
-  const poll = (): boolean => {
-    let served = false;
-    for (let i = 0; i < conns.length; i++) {
-      const conn = conns[i];
-      if (Atomics.load(conn.header, STATE) !== REQUEST) continue;
-      served = true;
-      serve(server, conn);
-    }
-    return served;
-  };
-
-  addConnection(slot, port);
-  const spinner = new Spinner(SPIN_PROBE_MS, SPIN_MAX_MS);
-  let lastWork = performance.now();
-  let lastYield = lastWork;
-  let spin = spinner.next();
-  while (!stopped) {
-    if (poll()) {
-      const now = performance.now();
-      spinner.record(now - lastWork, spin);
-      spin = spinner.next();
-      lastWork = now;
-      if (now - lastYield > YIELD_MS) {
-        await yieldToEvents();
-        lastYield = performance.now();
-      }
-      continue;
-    }
-    const idle = performance.now() - lastWork;
-    if (idle < spin) continue;
-    const seen = Atomics.load(bell, RING);
-    if (poll()) continue;
-    if (idle < IDLE_MS) {
-      Atomics.wait(bell, RING, seen, SLICE_MS);
-      // A ring with no request in a slot is a control message: read it.
-      if (!poll()) {
-        await yieldToEvents();
-        lastYield = performance.now();
-      } else lastWork = performance.now();
-      continue;
-    }
-    await Atomics.waitAsync(bell, RING, seen).value;
-    lastWork = lastYield = performance.now();
-  }
-
-  // Shutdown: every waiting call and every call still in a slot learns it.
-  Atomics.store(bell, STOPPED, 1);
-  server.closeAll();
-  for (const conn of conns) {
-    if (Atomics.load(conn.header, STATE) === REQUEST) {
-      writeSlot(conn.slot, conn.header, encodeData(null), CLOSED);
-      Atomics.store(conn.header, STATE, REPLY);
-    }
-    Atomics.notify(conn.header, STATE);
-  }
-  for (const conn of [...conns]) drop(conn);
-  Atomics.notify(bell, RING);
+export async function managerServer(start: ServerStart): Promise<void> {
+  serveHere(start.id);
+  await new Server(start).run();
 }
 
 registerTargets(import.meta, { managerServer });
-
-function serve(server: Server, conn: Connection): void {
-  let encoded: Encoded;
-  let status = OK;
-  try {
-    const [id, method, args, pid] = decodeData(
-      conn.header[2],
-      readSlot(conn.slot, conn.header),
-    ) as [number, string, unknown[], number];
-    const reply: Reply = { conn, ticket: 0, pid, done: false };
-    try {
-      encoded = encodeData(server.call(id, method, args, reply));
-    } catch (error) {
-      if (error !== DEFER) throw error;
-      reply.ticket = ++conn.tickets;
-      status = DEFERRED;
-      encoded = encodeData(reply.ticket);
-    }
-  } catch (error) {
-    status = FAILED;
-    encoded = encodeError(error);
-  }
-  writeSlot(conn.slot, conn.header, encoded, status);
-  Atomics.store(conn.header, STATE, REPLY);
-  Atomics.notify(conn.header, STATE);
-}
-
-function encodeError(error: unknown): Encoded {
-  try {
-    return encodeData(serializeError(error));
-  } catch {
-    return encodeData({ name: "Error", message: String(error) });
-  }
-}
-
-/** Answers a deferred call; later answers are ignored. */
-function settle(reply: Reply, status: number, value: unknown): void {
-  if (reply.done) return;
-  reply.done = true;
-  if (reply.timer !== undefined) clearTimeout(reply.timer);
-  let encoded: Encoded;
-  try {
-    encoded = status === FAILED ? encodeError(value) : encodeData(value);
-  } catch (error) {
-    status = FAILED;
-    encoded = encodeError(error);
-  }
-  try {
-    reply.conn.port.postMessage([
-      reply.ticket,
-      status,
-      encoded.format,
-      toPortPayload(encoded),
-    ]);
-  } catch { /* the client is gone */ }
-}
-
-/** Defers `reply`, settling it with `onTimeout()` after `timeoutMs`. */
-function deferWith(
-  reply: Reply,
-  timeoutMs: number | null | undefined,
-  onTimeout: () => void,
-): never {
-  if (typeof timeoutMs === "number" && timeoutMs !== Infinity) {
-    reply.timer = setTimeout(onTimeout, Math.max(0, timeoutMs));
-  }
-  throw DEFER;
-}
-
-/** The first waiter whose process still runs, removed from `list`. */
-function nextLive<T extends { reply: Reply }>(list: T[]): T | undefined {
-  while (list.length > 0) {
-    const item = list.shift()!;
-    if (!item.reply.done && isPidAlive(item.reply.pid)) return item;
-  }
-  return undefined;
-}
-
-function remove<T>(list: T[], item: T): void {
-  const index = list.indexOf(item);
-  if (index !== -1) list.splice(index, 1);
-}
-
-// The objects ------------------------------------------------------------------
-
-/** The kinds of object a manager serves. */
-export type Kind =
-  | "dict"
-  | "list"
-  | "namespace"
-  | "queue"
-  | "value"
-  | "lock"
-  | "semaphore"
-  | "event"
-  | "condition"
-  | "barrier";
-
-interface Managed {
-  kind: Kind;
-  // deno-lint-ignore no-explicit-any
-  state: any;
-}
-
-interface LockWaiter {
-  reply: Reply;
-  count: number;
-  result: unknown;
-}
-
-interface LockState {
-  recursive: boolean;
-  owner: number;
-  count: number;
-  waiters: LockWaiter[];
-}
-
-/** A dict key as a `Map` key: primitives as is, anything else as its JSON. */
-function keyOf(key: unknown): unknown {
-  if (typeof key === "string") {
-    return key.charCodeAt(0) === 0 ? `\0s${key}` : key;
-  }
-  if (key === null || typeof key !== "object") return key;
-  return `\0o${JSON.stringify(key)}`;
-}
-
-function describeKey(key: unknown): string {
-  try {
-    return typeof key === "string" ? JSON.stringify(key) : String(
-      typeof key === "object" ? JSON.stringify(key) : key,
-    );
-  } catch {
-    return String(key);
-  }
-}
-
-/** Python's `==` for stored values: structural for arrays and objects. */
-function same(a: unknown, b: unknown): boolean {
-  if (a === b || (Number.isNaN(a) && Number.isNaN(b))) return true;
-  if (typeof a !== "object" || typeof b !== "object" || !a || !b) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (a instanceof Map || a instanceof Set || a instanceof Date) {
-    try {
-      return JSON.stringify([...(a as Map<unknown, unknown>)]) ===
-        JSON.stringify([...(b as Map<unknown, unknown>)]);
-    } catch {
-      return false;
-    }
-  }
-  const ka = Object.keys(a), kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (const k of ka) {
-    if (!same((a as never)[k], (b as never)[k])) return false;
-  }
-  return true;
-}
-
-function index(list: unknown[], i: unknown, what: string): number {
-  if (!Number.isInteger(i)) {
-    throw new TypeError(
-      `list ${what} expected an integer index, received ${typeof i}`,
-    );
-  }
-  const at = (i as number) < 0 ? list.length + (i as number) : i as number;
-  if (at < 0 || at >= list.length) {
-    throw new IndexError(
-      `list ${what}: index ${i} is out of range for a list of length ${list.length}`,
-    );
-  }
-  return at;
-}
-
-function compare(a: unknown, b: unknown): number {
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  if (typeof a === "string" && typeof b === "string") {
-    return a < b ? -1 : a > b ? 1 : 0;
-  }
-  throw new TypeError(
-    `list sort() compares numbers with numbers and strings with strings, not ${typeof a} with ${typeof b}`,
-  );
-}
-
-class Server {
-  objects = new Map<number, Managed>();
-  nextId = 1;
-
-  call(id: number, method: string, args: unknown[], reply: Reply): unknown {
-    if (id === 0) return this.manager(method, args);
-    const object = this.objects.get(id);
-    if (object === undefined) {
-      throw new ProcessError(`the manager has no object #${id}`);
-    }
-    const handler = HANDLERS[object.kind][method];
-    if (handler === undefined) {
-      throw new TypeError(`a managed ${object.kind} has no method ${method}()`);
-    }
-    return handler.call(this, object.state, args, reply);
-  }
-
-  manager(method: string, args: unknown[]): unknown {
-    if (method === "ping") return true;
-    if (method !== "create") {
-      throw new TypeError(`the manager has no method ${method}()`);
-    }
-    const [kind, init] = args as [Kind, unknown[]];
-    const id = this.nextId++;
-    this.objects.set(id, { kind, state: this.create(kind, init) });
-    return id;
-  }
-
-  create(kind: Kind, init: unknown[]): unknown {
-    switch (kind) {
-      case "dict": {
-        const map = new Map<unknown, [unknown, unknown]>();
-        for (const [k, v] of (init[0] as [unknown, unknown][]) ?? []) {
-          map.set(keyOf(k), [k, v]);
-        }
-        return map;
-      }
-      case "list":
-        return [...((init[0] as unknown[]) ?? [])];
-      case "namespace":
-        return new Map(Object.entries((init[0] as object) ?? {}));
-      case "queue":
-        return {
-          items: [],
-          maxsize: init[0] as number,
-          joinable: init[1] as boolean,
-          getters: [],
-          putters: [],
-          unfinished: 0,
-          joiners: [],
-        };
-      case "value":
-        return { typecode: init[0], value: init[1] };
-      case "lock":
-        return {
-          recursive: init[0] as boolean,
-          owner: 0,
-          count: 0,
-          waiters: [],
-        } satisfies LockState;
-      case "semaphore":
-        return { value: init[0] as number, waiters: [] };
-      case "event":
-        return { flag: false, waiters: [] };
-      case "condition": {
-        const lockId = init[0] as number | null;
-        let lock: LockState;
-        if (lockId === null) {
-          lock = { recursive: true, owner: 0, count: 0, waiters: [] };
-        } else {
-          const object = this.objects.get(lockId);
-          if (object?.kind !== "lock") {
-            throw new TypeError(
-              `Condition(lock) expected a Lock or RLock of this manager`,
-            );
-          }
-          lock = object.state;
-        }
-        return { lock, waiters: [] };
-      }
-      case "barrier":
-        return {
-          parties: init[0] as number,
-          count: 0,
-          waiters: [],
-          broken: false,
-        };
-      default:
-        throw new TypeError(`a manager cannot create a ${String(kind)}`);
-    }
-  }
-
-  /** Rejects every deferred call: the manager is going away. */
-  closeAll(): void {
-    const error = new ProcessError(
-      "the manager has shut down while this call was waiting",
-    );
-    for (const { kind, state } of this.objects.values()) {
-      const lists: { reply: Reply }[][] = [];
-      if (kind === "queue") {
-        lists.push(state.getters, state.putters, state.joiners);
-      } else if (kind === "lock") lists.push(state.waiters);
-      else if (kind === "condition") {
-        lists.push(state.waiters, state.lock.waiters);
-      } else if (
-        kind === "semaphore" || kind === "event" || kind === "barrier"
-      ) lists.push(state.waiters);
-      for (const list of lists) {
-        for (const item of list) settle(item.reply, FAILED, error);
-      }
-    }
-    this.objects.clear();
-  }
-}
-
-type Handler = (
-  this: Server,
-  // deno-lint-ignore no-explicit-any
-  state: any,
-  // deno-lint-ignore no-explicit-any
-  args: any[],
-  reply: Reply,
-) => unknown;
-
-// Locks, shared by Lock, RLock and Condition.
-
-function acquireLock(
-  lock: LockState,
-  reply: Reply,
-  block: boolean,
-  timeoutMs: number | null,
-  count = 1,
-  result: unknown = true,
-): unknown {
-  const pid = reply.pid;
-  if (lock.count === 0) {
-    lock.owner = pid;
-    lock.count = count;
-    return result;
-  }
-  if (lock.recursive && lock.owner === pid) {
-    lock.count += count;
-    return result;
-  }
-  if (!isPidAlive(lock.owner)) {
-    const dead = lock.owner;
-    lock.owner = pid;
-    lock.count = count;
-    throw new LockOwnerDiedError(
-      `the lock's owner (process ${dead}) ended without releasing it; this process owns it now`,
-    );
-  }
-  if (!block) return false;
-  const waiter: LockWaiter = { reply, count, result };
-  lock.waiters.push(waiter);
-  return deferWith(reply, timeoutMs, () => {
-    remove(lock.waiters, waiter);
-    settle(reply, OK, false);
-  });
-}
-
-function releaseLock(lock: LockState, pid: number): void {
-  if (lock.count === 0) {
-    throw new ProcessError("release() of a lock that is not held");
-  }
-  if (lock.recursive && lock.owner !== pid) {
-    throw new ProcessError(
-      `release() of an RLock held by process ${lock.owner}, not by this one (${pid})`,
-    );
-  }
-  if (--lock.count > 0) return;
-  lock.owner = 0;
-  grantLock(lock);
-}
-
-function grantLock(lock: LockState): void {
-  const next = nextLive(lock.waiters);
-  if (next === undefined) return;
-  lock.owner = next.reply.pid;
-  lock.count = next.count;
-  settle(next.reply, OK, next.result);
-}
-
-function holds(lock: LockState, pid: number): boolean {
-  return lock.count > 0 && (!lock.recursive || lock.owner === pid);
-}
-
-const HANDLERS: Record<Kind, Record<string, Handler>> = {
-  dict: {
-    get(map: Map<unknown, [unknown, unknown]>, [key, fallback]) {
-      const entry = map.get(keyOf(key));
-      return entry === undefined ? fallback : entry[1];
-    },
-    getItem(map: Map<unknown, [unknown, unknown]>, [key]) {
-      const entry = map.get(keyOf(key));
-      if (entry === undefined) throw new KeyError(describeKey(key));
-      return entry[1];
-    },
-    set(map: Map<unknown, [unknown, unknown]>, [key, value]) {
-      map.set(keyOf(key), [key, value]);
-    },
-    delete(map: Map<unknown, [unknown, unknown]>, [key]) {
-      if (!map.delete(keyOf(key))) throw new KeyError(describeKey(key));
-    },
-    has(map: Map<unknown, [unknown, unknown]>, [key]) {
-      return map.has(keyOf(key));
-    },
-    pop(map: Map<unknown, [unknown, unknown]>, [key, hasFallback, fallback]) {
-      const k = keyOf(key);
-      const entry = map.get(k);
-      if (entry === undefined) {
-        if (hasFallback) return fallback;
-        throw new KeyError(describeKey(key));
-      }
-      map.delete(k);
-      return entry[1];
-    },
-    popitem(map: Map<unknown, [unknown, unknown]>) {
-      const last = [...map.keys()].pop();
-      if (map.size === 0) throw new KeyError("popitem(): dictionary is empty");
-      const entry = map.get(last)!;
-      map.delete(last);
-      return entry;
-    },
-    setdefault(map: Map<unknown, [unknown, unknown]>, [key, fallback]) {
-      const k = keyOf(key);
-      const entry = map.get(k);
-      if (entry !== undefined) return entry[1];
-      map.set(k, [key, fallback]);
-      return fallback;
-    },
-    update(map: Map<unknown, [unknown, unknown]>, [entries]) {
-      for (const [k, v] of entries as [unknown, unknown][]) {
-        map.set(keyOf(k), [k, v]);
-      }
-    },
-    keys(map: Map<unknown, [unknown, unknown]>) {
-      return [...map.values()].map((e) => e[0]);
-    },
-    values(map: Map<unknown, [unknown, unknown]>) {
-      return [...map.values()].map((e) => e[1]);
-    },
-    items(map: Map<unknown, [unknown, unknown]>) {
-      return [...map.values()];
-    },
-    len(map: Map<unknown, unknown>) {
-      return map.size;
-    },
-    clear(map: Map<unknown, unknown>) {
-      map.clear();
-    },
-  },
-  list: {
-    append(list: unknown[], [item]) {
-      list.push(item);
-    },
-    extend(list: unknown[], [items]) {
-      for (const item of items) list.push(item);
-    },
-    insert(list: unknown[], [i, item]) {
-      const n = list.length;
-      const at = i < 0 ? Math.max(0, n + i) : Math.min(n, i);
-      list.splice(at, 0, item);
-    },
-    pop(list: unknown[], [i]) {
-      if (list.length === 0) throw new IndexError("pop from empty list");
-      return list.splice(index(list, i ?? -1, "pop()"), 1)[0];
-    },
-    remove(list: unknown[], [item]) {
-      const at = list.findIndex((x) => same(x, item));
-      if (at === -1) {
-        throw new ValueError("list remove(x): x is not in the list");
-      }
-      list.splice(at, 1);
-    },
-    index(list: unknown[], [item, start, end]) {
-      const from = start ?? 0, to = end ?? list.length;
-      for (let i = from < 0 ? list.length + from : from; i < to; i++) {
-        if (i >= 0 && i < list.length && same(list[i], item)) return i;
-      }
-      throw new ValueError(
-        `list index(x): ${describeKey(item)} is not in the list`,
-      );
-    },
-    count(list: unknown[], [item]) {
-      return list.filter((x) => same(x, item)).length;
-    },
-    includes(list: unknown[], [item]) {
-      return list.some((x) => same(x, item));
-    },
-    get(list: unknown[], [i]) {
-      return list[index(list, i, "get()")];
-    },
-    set(list: unknown[], [i, item]) {
-      list[index(list, i, "set()")] = item;
-    },
-    delete(list: unknown[], [i]) {
-      list.splice(index(list, i, "delete()"), 1);
-    },
-    len(list: unknown[]) {
-      return list.length;
-    },
-    reverse(list: unknown[]) {
-      list.reverse();
-    },
-    sort(list: unknown[], [reverse]) {
-      list.sort(compare);
-      if (reverse) list.reverse();
-    },
-    clear(list: unknown[]) {
-      list.length = 0;
-    },
-    slice(list: unknown[], [start, end]) {
-      return list.slice(start, end);
-    },
-    toArray(list: unknown[]) {
-      return list;
-    },
-  },
-  namespace: {
-    get(map: Map<string, unknown>, [name]) {
-      return map.get(name);
-    },
-    set(map: Map<string, unknown>, [name, value]) {
-      map.set(name, value);
-    },
-    delete(map: Map<string, unknown>, [name]) {
-      return map.delete(name);
-    },
-    has(map: Map<string, unknown>, [name]) {
-      return map.has(name);
-    },
-    update(map: Map<string, unknown>, [entries]) {
-      for (const [k, v] of entries as [string, unknown][]) map.set(k, v);
-    },
-    toObject(map: Map<string, unknown>) {
-      return Object.fromEntries(map);
-    },
-  },
-  queue: {
-    put(q, [item, block, timeoutMs], reply) {
-      if (q.maxsize > 0 && q.items.length >= q.maxsize) {
-        if (!block) throw new Full("put(): the queue is full");
-        const putter = { reply, item };
-        q.putters.push(putter);
-        return deferWith(reply, timeoutMs, () => {
-          remove(q.putters, putter);
-          settle(
-            reply,
-            FAILED,
-            new Full(`put(): the queue stayed full for ${timeoutMs} ms`),
-          );
-        });
-      }
-      if (q.joinable) q.unfinished++;
-      const getter = nextLive<{ reply: Reply }>(q.getters);
-      if (getter !== undefined) settle(getter.reply, OK, item);
-      else q.items.push(item);
-    },
-    get(q, [block, timeoutMs], reply) {
-      if (q.items.length > 0) {
-        const item = q.items.shift();
-        const putter = nextLive<{ reply: Reply; item: unknown }>(q.putters);
-        if (putter !== undefined) {
-          q.items.push(putter.item);
-          if (q.joinable) q.unfinished++;
-          settle(putter.reply, OK, undefined);
-        }
-        return item;
-      }
-      if (!block) throw new Empty("get(): the queue is empty");
-      const getter = { reply };
-      q.getters.push(getter);
-      return deferWith(reply, timeoutMs, () => {
-        remove(q.getters, getter);
-        settle(
-          reply,
-          FAILED,
-          new Empty(`get(): the queue stayed empty for ${timeoutMs} ms`),
-        );
-      });
-    },
-    qsize(q) {
-      return q.items.length;
-    },
-    empty(q) {
-      return q.items.length === 0;
-    },
-    full(q) {
-      return q.maxsize > 0 && q.items.length >= q.maxsize;
-    },
-    taskDone(q) {
-      if (q.unfinished <= 0) {
-        throw new ValueError(
-          "taskDone() called more times than items were put",
-        );
-      }
-      if (--q.unfinished === 0) {
-        for (const j of q.joiners.splice(0)) settle(j.reply, OK, undefined);
-      }
-    },
-    join(q, _args, reply) {
-      if (q.unfinished === 0) return;
-      q.joiners.push({ reply });
-      throw DEFER;
-    },
-  },
-  value: {
-    get(v) {
-      return v.value;
-    },
-    set(v, [value]) {
-      v.value = value;
-    },
-  },
-  lock: {
-    acquire(lock: LockState, [block, timeoutMs], reply) {
-      return acquireLock(lock, reply, block, timeoutMs);
-    },
-    release(lock: LockState, _args, reply) {
-      releaseLock(lock, reply.pid);
-    },
-    locked(lock: LockState) {
-      return lock.count > 0;
-    },
-  },
-  semaphore: {
-    acquire(s, [block, timeoutMs], reply) {
-      if (s.value > 0) {
-        s.value--;
-        return true;
-      }
-      if (!block) return false;
-      const waiter = { reply };
-      s.waiters.push(waiter);
-      return deferWith(reply, timeoutMs, () => {
-        remove(s.waiters, waiter);
-        settle(reply, OK, false);
-      });
-    },
-    release(s, [n]) {
-      s.value += n ?? 1;
-      while (s.value > 0) {
-        const next = nextLive<{ reply: Reply }>(s.waiters);
-        if (next === undefined) break;
-        s.value--;
-        settle(next.reply, OK, true);
-      }
-    },
-    getValue(s) {
-      return s.value;
-    },
-  },
-  event: {
-    set(e) {
-      e.flag = true;
-      for (const w of e.waiters.splice(0)) settle(w.reply, OK, true);
-    },
-    clear(e) {
-      e.flag = false;
-    },
-    isSet(e) {
-      return e.flag;
-    },
-    wait(e, [timeoutMs], reply) {
-      if (e.flag) return true;
-      const waiter = { reply };
-      e.waiters.push(waiter);
-      return deferWith(reply, timeoutMs, () => {
-        remove(e.waiters, waiter);
-        settle(reply, OK, false);
-      });
-    },
-  },
-  condition: {
-    acquire(c, [block, timeoutMs], reply) {
-      return acquireLock(c.lock, reply, block, timeoutMs);
-    },
-    release(c, _args, reply) {
-      releaseLock(c.lock, reply.pid);
-    },
-    wait(c, [timeoutMs], reply) {
-      const lock: LockState = c.lock;
-      if (!holds(lock, reply.pid)) {
-        throw new ProcessError("wait() on a Condition whose lock is not held");
-      }
-      const saved = lock.count;
-      lock.count = 0;
-      lock.owner = 0;
-      grantLock(lock);
-      const waiter = { reply, saved };
-      c.waiters.push(waiter);
-      return deferWith(reply, timeoutMs, () => {
-        remove(c.waiters, waiter);
-        reacquire(lock, waiter, false);
-      });
-    },
-    notify(c, [n]) {
-      let left = n ?? 1;
-      while (left-- > 0) {
-        const next = nextLive<{ reply: Reply; saved: number }>(c.waiters);
-        if (next === undefined) break;
-        if (next.reply.timer !== undefined) clearTimeout(next.reply.timer);
-        next.reply.timer = undefined;
-        reacquire(c.lock, next, true);
-      }
-    },
-    notifyAll(c) {
-      for (const next of c.waiters.splice(0)) {
-        if (next.reply.timer !== undefined) clearTimeout(next.reply.timer);
-        next.reply.timer = undefined;
-        reacquire(c.lock, next, true);
-      }
-    },
-  },
-  barrier: {
-    wait(b, [timeoutMs], reply) {
-      if (b.broken) throw new BrokenBarrierError("the barrier is broken");
-      const index = b.count++;
-      if (b.count === b.parties) {
-        for (const w of b.waiters.splice(0)) settle(w.reply, OK, w.index);
-        b.count = 0;
-        return index;
-      }
-      b.waiters.push({ reply, index });
-      return deferWith(reply, timeoutMs, () => {
-        breakBarrier(b, `the barrier timed out after ${timeoutMs} ms`);
-      });
-    },
-    abort(b) {
-      breakBarrier(b, "the barrier was aborted");
-    },
-    reset(b) {
-      breakBarrier(b, "the barrier was reset");
-      b.broken = false;
-    },
-    parties(b) {
-      return b.parties;
-    },
-    nWaiting(b) {
-      return b.count;
-    },
-    broken(b) {
-      return b.broken;
-    },
-  },
-};
-
-function reacquire(
-  lock: LockState,
-  waiter: { reply: Reply; saved: number },
-  result: boolean,
-): void {
-  if (lock.count === 0) {
-    lock.owner = waiter.reply.pid;
-    lock.count = waiter.saved;
-    settle(waiter.reply, OK, result);
-  } else {
-    lock.waiters.push({ reply: waiter.reply, count: waiter.saved, result });
-  }
-}
-
-// deno-lint-ignore no-explicit-any
-function breakBarrier(b: any, message: string): void {
-  b.broken = true;
-  b.count = 0;
-  for (const w of b.waiters.splice(0)) {
-    settle(w.reply, FAILED, new BrokenBarrierError(message));
-  }
-}

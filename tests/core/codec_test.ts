@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decode, encode, encodeBytes, Writer } from "../../src/core/codec.ts";
-import { registerErrorClass, registerReducer } from "../../mod.ts";
+import { Lock, registerErrorClass, registerReducer } from "../../mod.ts";
 import { CLONE_CASES, REFUSED_CASES } from "./_clone_cases.ts";
 import { assertSameClone } from "./_same_clone.ts";
 
@@ -145,4 +145,59 @@ Deno.test("sendBytes messages decode to a copy of their bytes", () => {
 
 Deno.test("bytes that are not a message are a TypeError, not a wrong value", () => {
   assert.throws(() => decode(new Uint8Array([99])), TypeError);
+});
+
+Deno.test("a portable encoding refuses what lives in this program only, naming its path", () => {
+  const { port1 } = new MessageChannel();
+  const refused: [unknown, RegExp][] = [
+    [{ a: [new Celsius(1)] }, /^Cannot send args\.a\[0\]: it is a Celsius/],
+    [
+      [1, new SharedArrayBuffer(4)],
+      /^Cannot send args\[1\]: .*SharedArrayBuffer/,
+    ],
+    [
+      { cells: new Int32Array(new SharedArrayBuffer(8)) },
+      /^Cannot send args\.cells: it is an Int32Array of a SharedArrayBuffer/,
+    ],
+    [{ port: port1 }, /^Cannot send args\.port: it is a MessagePort/],
+    [new Map([["k", new Celsius(2)]]), /^Cannot send args\.get\("k"\)/],
+    [[{ lock: new Lock() }], /^Cannot send args\[0\]\.lock: it is a Lock/],
+  ];
+  for (const [value, message] of refused) {
+    assert.throws(
+      () => encode(value, new Writer(), { path: "args", portable: true }),
+      (error: unknown) =>
+        error instanceof TypeError && message.test(error.message) &&
+        /cannot cross to another machine/.test(error.message),
+    );
+  }
+  port1.close();
+});
+
+Deno.test("a portable encoding carries plain data and errors without a sidecar", () => {
+  const out = new Writer();
+  const value = {
+    n: [1, 2.5, "x", new Uint8Array([1, 2])],
+    error: new QuotaError("over", 3),
+    map: new Map([[1, new Set([2])]]),
+  };
+  assert.equal(encode(value, out, { path: "args", portable: true }), undefined);
+  const copy = decode(out.written()) as typeof value;
+  assert.deepEqual(copy.n, value.n);
+  assert.ok(copy.error instanceof QuotaError);
+  assert.equal(copy.error.limit, 3);
+  assert.deepEqual(copy.map, value.map);
+});
+
+Deno.test("a portable encoding refuses buffers to transfer", () => {
+  const buffer = new ArrayBuffer(8);
+  assert.throws(
+    () =>
+      encode(buffer, new Writer(), {
+        path: "obj",
+        portable: true,
+        transfer: [buffer],
+      }),
+    /Cannot send obj as 'transfer' must be empty/,
+  );
 });
