@@ -46,17 +46,11 @@ export {
   type PoolStats,
   type TaskOptions,
 } from "./src/pool/pool.ts";
-export {
-  Connection,
-  Pipe,
-  type SendOptions,
-} from "./src/connection/connection.ts";
-export {
-  type BlockOptions,
-  JoinableQueue,
-  Queue,
-  SimpleQueue,
-} from "./src/queues/queues.ts";
+export { Connection, type SendOptions } from "./src/connection/connection.ts";
+export { Pipe } from "./src/connection/pipe.ts";
+export { type BlockOptions, Queue } from "./src/queues/queue.ts";
+export { JoinableQueue } from "./src/queues/joinable_queue.ts";
+export { SimpleQueue } from "./src/queues/simple_queue.ts";
 export { Manager } from "./src/managers/managers.ts";
 export { BaseProxy } from "./src/managers/proxies/base_proxy.ts";
 export { DictProxy } from "./src/managers/proxies/dict_proxy.ts";

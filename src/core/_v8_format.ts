@@ -10,7 +10,7 @@ import {
   reducerNamed,
 } from "./reduction.ts";
 import { FORMAT_V8, type Sidecar, type Writer } from "./_message.ts";
-import { makeView, viewKind } from "./_tag_format.ts";
+import { type Channel, makeView, viewKind } from "./_tag_format.ts";
 
 /** The key of a marker object in a reduced graph. */
 const MARK = "\u0000multiprocessing";
@@ -29,12 +29,12 @@ interface Marker {
 export function encodeV8(
   value: unknown,
   out: Writer,
-  path: string,
+  channel: Channel & { path: string },
   moving: readonly ArrayBuffer[],
   states: Map<object, unknown>,
-  portable = false,
 ): Sidecar | undefined {
-  const pass = new ReducePass(moving, states, portable);
+  const path = channel.path;
+  const pass = new ReducePass(moving, states, channel);
   const reduced = pass.walk(value, path);
   let bytes: Uint8Array;
   try {
@@ -95,14 +95,18 @@ class ReducePass {
   /** Whether to refuse what only lives in this program (see codec.ts). */
   readonly portable: boolean;
 
+  /** The receiver's pid, and what the channel cannot carry. */
+  readonly channel: Channel;
+
   constructor(
     moving: readonly ArrayBuffer[],
     states: Map<object, unknown>,
-    portable: boolean,
+    channel: Channel,
   ) {
     this.moving = moving;
     this.states = states;
-    this.portable = portable;
+    this.channel = channel;
+    this.portable = channel.portable === true;
   }
 
   walk(value: unknown, path: string): unknown {
@@ -139,11 +143,14 @@ class ReducePass {
             : "a SharedArrayBuffer",
         );
       }
-      return this.mark(value, { [MARK]: M_SIDE, s: this.side(value) });
+      return this.mark(value, { [MARK]: M_SIDE, s: this.side(value, path) });
     }
     if (value instanceof ArrayBuffer) {
       if (this.moving.includes(value)) {
-        return this.mark(value, { [MARK]: M_SIDE, s: this.side(value) });
+        return this.mark(value, {
+          [MARK]: M_SIDE,
+          s: this.side(value, path),
+        });
       }
       return value;
     }
@@ -162,7 +169,7 @@ class ReducePass {
         return this.mark(value, {
           [MARK]: M_SIDE_VIEW,
           s: [
-            this.side(buffer),
+            this.side(buffer, path),
             viewKind(value),
             value.byteOffset,
             value.byteLength,
@@ -213,7 +220,21 @@ class ReducePass {
     return marker;
   }
 
-  side(item: SharedArrayBuffer | MessagePort | ArrayBuffer): number {
+  side(
+    item: SharedArrayBuffer | MessagePort | ArrayBuffer,
+    path: string,
+  ): number {
+    const bytesOnly = this.channel.bytesOnly;
+    if (bytesOnly !== undefined) {
+      const what = item instanceof SharedArrayBuffer
+        ? "a SharedArrayBuffer (or holds one)"
+        : item instanceof MessagePort
+        ? "a MessagePort (or holds one)"
+        : "a buffer to transfer";
+      throw new TypeError(
+        `Cannot send ${path}: it is ${what}, which ${bytesOnly} cannot carry (it carries bytes only): give it to the process as an argument instead`,
+      );
+    }
     this.sidecar ??= [];
     const known = this.sidecar.indexOf(item);
     if (known !== -1) return known;
@@ -226,9 +247,11 @@ class ReducePass {
       path,
       transfer: (item) => {
         if (item instanceof MessagePort || item instanceof ArrayBuffer) {
-          this.side(item);
+          this.side(item, path);
         }
       },
+      receiver: this.channel.receiver,
+      bytesOnly: this.channel.bytesOnly !== undefined,
     };
   }
 

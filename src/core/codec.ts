@@ -41,7 +41,12 @@ import {
   type Sidecar,
   Writer,
 } from "./_message.ts";
-import { FALLBACK, TagDecoder, TagEncoder } from "./_tag_format.ts";
+import {
+  FALLBACK,
+  TagDecoder,
+  TagEncoder,
+  writePrimitive,
+} from "./_tag_format.ts";
 import { decodeV8, encodeV8 } from "./_v8_format.ts";
 
 export { FORMAT_BYTES, type Sidecar, Writer };
@@ -52,6 +57,15 @@ export interface EncodeOptions {
   path: string;
   /** Buffers to move rather than copy (`send(obj, { transfer })`). */
   transfer?: readonly ArrayBuffer[];
+  /** The pid of the process the message is for, when the channel knows it. */
+  receiver?: number;
+  /**
+   * Set by a channel that carries bytes only, to name it in errors (such as
+   * `"a Queue"`): a value that would need the sidecar is refused with a
+   * `TypeError` naming its path, and reducers are told (see
+   * `ReduceContext.bytesOnly`). `encode` then never returns a sidecar.
+   */
+  bytesOnly?: string;
   /**
    * For channels that leave this program (another machine): refuses, with
    * a `TypeError` naming its path, whatever only lives here — an object of
@@ -73,24 +87,24 @@ export function encode(
   options: EncodeOptions,
 ): Sidecar | undefined {
   const moving = options.transfer ?? NONE;
-  const portable = options.portable === true;
-  if (portable && moving.length > 0) {
+  if (options.portable === true && moving.length > 0) {
     throw new TypeError(
       `Cannot send ${options.path} as 'transfer' must be empty for a value that leaves this program: buffers cannot move to another machine: current value is ${moving.length} buffer(s)`,
     );
   }
-  const states = new Map<object, unknown>();
-  const encoder = new TagEncoder(out, moving, states, portable);
   out.length = 0;
   out.reserve(1);
   out.bytes[out.length++] = FORMAT_TAGS;
+  // A primitive needs no encoder state (the common small message).
+  if (writePrimitive(value, out)) return undefined;
+  const encoder = new TagEncoder(out, moving, undefined, options);
   try {
     encoder.write(value, 0);
     return encoder.sidecar;
   } catch (error) {
     if (error !== FALLBACK) throw error;
   }
-  return encodeV8(value, out, options.path, moving, states, portable);
+  return encodeV8(value, out, options, moving, encoder.states ?? new Map());
 }
 
 /** Encodes raw bytes (a `sendBytes` message) into `out`. */

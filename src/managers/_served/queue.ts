@@ -9,7 +9,7 @@
 // count of unfinished tasks, which the server keeps beside the queue (it
 // makes every put and taskDone, so the count is the queue's own).
 
-import { JoinableQueue } from "../../queues/queues.ts";
+import { JoinableQueue } from "../../queues/joinable_queue.ts";
 import { Empty, Full } from "../../errors.ts";
 import { AGAIN } from "./waiters.ts";
 import {
