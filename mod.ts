@@ -51,6 +51,15 @@ export {
   Pipe,
   type SendOptions,
 } from "./src/connection/connection.ts";
+export { Listener, type ListenerOptions } from "./src/connection/listener.ts";
+export { Client, type ClientOptions } from "./src/connection/client.ts";
+export type {
+  Address,
+  SocketOptions,
+  TcpAddress,
+  TlsOptions,
+  UnixAddress,
+} from "./src/connection/_socket_options.ts";
 export {
   type BlockOptions,
   JoinableQueue,
