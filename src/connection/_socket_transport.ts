@@ -35,8 +35,8 @@ export class SocketTransport implements FrameChannel {
   #readError: unknown;
   #waiting = 0;
 
-  #queued = new Writer(64 * 1024);
-  #spare = new Writer(64 * 1024);
+  #queued = new Writer();
+  #spare = new Writer();
   #writing = false;
   #flushing: Promise<void> | undefined;
   #writeError: unknown;
@@ -242,7 +242,7 @@ export class SocketTransport implements FrameChannel {
           written += await this.#conn.write(bytes.subarray(written));
         }
         chunk.length = 0;
-        if (chunk.bytes.length > MAX_KEPT) this.#spare = new Writer(64 * 1024);
+        if (chunk.bytes.length > MAX_KEPT) this.#spare = new Writer();
       }
     } catch (error) {
       this.#writeError = error;

@@ -68,6 +68,8 @@ interface Waiter {
  * Unix socket (`{ path }`). Needs `--allow-net` (and read and write access
  * to a Unix socket's file).
  *
+ * Clients are taken in from the start (up to `backlog` of them waiting for
+ * `accept()`), so a `Client()` does not wait for `accept()` to be called.
  * With an `authkey`, each client passes Python's HMAC challenge–response
  * both ways before `accept()` hands it out: a client with another key
  * makes that `accept()` reject with `AuthenticationError`, and the
@@ -140,6 +142,9 @@ export class Listener {
         hostname: (addr as Deno.NetAddr).hostname,
         port: (addr as Deno.NetAddr).port,
       };
+    // Clients are taken in (and authenticated) from the start, so that a
+    // Client() awaited before accept() is called does not wait for it.
+    this.#take();
   }
 
   /** Where clients connect: `{ hostname, port }` (the picked port) or `{ path }`. */
@@ -220,7 +225,9 @@ export class Listener {
   /**
    * Stops listening: waiting `accept()`s reject, clients still
    * authenticating or not yet accepted are disconnected, and a Unix
-   * socket's file is removed. Accepted connections stay open.
+   * socket's file is removed. Accepted connections stay open. The port is
+   * free again once the event loop turns (Deno releases a listening socket
+   * when its pending accept has been cancelled), not in the same tick.
    */
   close(): void {
     if (this.#closed) return;

@@ -110,5 +110,5 @@ Deno.test("room grows with the bytes of a big frame as they arrive, then shrinks
     at += n;
   }
   assert.deepEqual(take(reader, Infinity), payload);
-  assert.ok(reader.room().buffer.byteLength <= 64 * 1024);
+  assert.ok(reader.room().buffer.byteLength <= 16 * 1024);
 });

@@ -320,10 +320,29 @@ Deno.test("close() makes a waiting accept() reject, and accept() after it", asyn
   await assert.rejects(listener.accept(), /the listener is closed/);
 });
 
-Deno.test("Client() to a port where nothing listens is a ProcessError saying so", async () => {
+Deno.test("the port is free again once the event loop turns after close()", async () => {
   const listener = new Listener({ port: 0 });
   const port = portOf(listener);
   listener.close();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  using again = new Listener({ port });
+  assert.equal(portOf(again), port);
+});
+
+Deno.test("a Client() awaited before accept() is called gets in, and accept() hands it out", async () => {
+  using listener = new Listener({ port: 0, authkey: "k" });
+  const client = await Client({ ...listener.address, authkey: "k" });
+  client.send("early");
+  const server = await listener.accept();
+  assert.equal(await server.recv(), "early");
+  server.close();
+  client.close();
+});
+
+Deno.test("Client() to a port where nothing listens is a ProcessError saying so", async () => {
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = free.addr.port;
+  free.close();
   await assert.rejects(
     Client({ port }),
     (error: Error) =>
