@@ -46,11 +46,8 @@ export {
   type PoolStats,
   type TaskOptions,
 } from "./src/pool/pool.ts";
-export {
-  Connection,
-  Pipe,
-  type SendOptions,
-} from "./src/connection/connection.ts";
+export { Connection, type SendOptions } from "./src/connection/connection.ts";
+export { Pipe } from "./src/connection/pipe.ts";
 export { Listener, type ListenerOptions } from "./src/connection/listener.ts";
 export { Client, type ClientOptions } from "./src/connection/client.ts";
 export type {
@@ -60,12 +57,9 @@ export type {
   TlsOptions,
   UnixAddress,
 } from "./src/connection/_socket_options.ts";
-export {
-  type BlockOptions,
-  JoinableQueue,
-  Queue,
-  SimpleQueue,
-} from "./src/queues/queues.ts";
+export { type BlockOptions, Queue } from "./src/queues/queue.ts";
+export { JoinableQueue } from "./src/queues/joinable_queue.ts";
+export { SimpleQueue } from "./src/queues/simple_queue.ts";
 export {
   AcquirerProxy,
   BarrierProxy,

@@ -32,6 +32,8 @@ if (import.meta.main) {
   });
   alice.start();
   bob.start();
+  left.close(); // the children have their own copies
+  right.close();
   await Promise.all([alice.join(), bob.join()]);
   console.log(`alice: ${alice.exitCode}, bob: ${bob.exitCode}`);
 }

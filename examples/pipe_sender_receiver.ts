@@ -1,5 +1,7 @@
 // A sender and a receiver over a one-way Pipe: the sender sends a few
-// messages and closes its end; the receiver prints them until EOF.
+// messages and closes its end; the receiver prints them until EOF. As in
+// Python, the parent closes its own copies of the ends it gave away: the
+// receiver sees EOF only once no process holds the sending end.
 //
 //   deno run --allow-read examples/pipe_sender_receiver.ts
 
@@ -32,5 +34,7 @@ if (import.meta.main) {
   const s = new Process({ target: sender, args: [sending] });
   r.start();
   s.start();
+  receiving.close(); // the children have their own copies
+  sending.close();
   await Promise.all([s.join(), r.join()]);
 }

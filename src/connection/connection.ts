@@ -1,52 +1,36 @@
 /**
- * `Pipe()` and `Connection`: Python's `multiprocessing.Pipe`, two ends of a
- * pair of mailboxes in shared memory. Give one end to a process as an
- * argument; messages then go straight between the two processes.
+ * `Connection`: one end of a Pipe (Python's
+ * `multiprocessing.connection.Connection`), written once over a transport
+ * (see _transport.ts): it encodes with the codec what it sends and decodes
+ * what arrives; the transport moves the bytes.
  *
  * @module
  */
 
-import { receiveMessageOnPort } from "node:worker_threads";
-import { currentIdentity, isPidAlive } from "../runtime/_context.ts";
 import {
   decode,
   encode,
   encodeBytes,
-  outbox,
-  Scratch,
-  T_BYTES,
-  T_SIDE,
-} from "../mailbox/_codec.ts";
-import {
-  AGAIN,
-  checkTimeout,
-  GET_WAITERS,
-  Mailbox,
-  type MailboxState,
-  PUTS,
-  retry,
-  retrySync,
-} from "../mailbox/_mailbox.ts";
-import { BufferTooShort, EOFError, ProcessError } from "../errors.ts";
+  type Sidecar,
+  Writer,
+} from "../core/codec.ts";
 import { registerReducer } from "../core/reduction.ts";
 import { describe } from "../core/describe.ts";
-
-/** Cells of the shared `ends` block: per end, closed flag and owner pid. */
-const CLOSED = 0; // + end index
-const OWNER = 2; // + end index
-const ID = 4; // two random cells naming the pipe
-const CELLS = 6;
-
-/** Ends revived in this process, by pipe id and index. */
-const revived = new Map<string, WeakRef<Connection<unknown>>>();
-
-function endKey(ends: SharedArrayBuffer, index: number): string {
-  const cells = new Int32Array(ends);
-  return `${cells[ID]}:${cells[ID + 1]}:${index}`;
-}
-
-const inbox = new Scratch();
-const nap = new Int32Array(new SharedArrayBuffer(4));
+import { waitOf, type WaitOptions } from "../core/wait.ts";
+import {
+  BufferTooShort,
+  EOFError,
+  ProcessError,
+  TimeoutError,
+} from "../errors.ts";
+import {
+  EOF,
+  NOT_BYTES,
+  reviveTransport,
+  TIMED_OUT,
+  Transport,
+  type TransportState,
+} from "./_transport.ts";
 
 /**
  * Options of {@linkcode Connection.send}.
@@ -72,34 +56,32 @@ export interface SendOptions {
   transfer?: (ArrayBuffer | ArrayBufferView)[];
 }
 
-interface ConnectionState {
-  ends: SharedArrayBuffer;
-  index: number;
-  in: MailboxState | null;
-  out: MailboxState | null;
-  port: MessagePort | null;
-}
-
-/** Set while a reducer revives an end around existing buffers. */
-let reviving: ConnectionState | undefined;
+/** Messages are encoded here, then handed to the transport at once. */
+let outbox = new Writer();
+/** A larger outbox is dropped after use rather than kept for the process. */
+const OUTBOX_KEPT = 1 << 20;
 
 /**
  * One end of a {@linkcode Pipe} (Python's `multiprocessing.connection.
- * Connection`). `send` never blocks (the mailbox grows); `recv` is a
- * promise, with `recvSync` for a process that may block its own thread.
+ * Connection`). `send` never blocks (a Pipe grows); `recv` is a promise,
+ * with `recvSync` for a process that may block its own thread.
  *
- * `recv` rejects with `EOFError` once the mailbox is drained and the other
- * end is closed or its process has ended: it never hangs on a dead peer.
+ * `close()` closes only this process's copy of the end, as in Python: the
+ * other end's `recv` rejects with `EOFError` once it has drained what was
+ * sent and no process holds a copy of this end any more (each closed it or
+ * ended). Give an end to a process as an argument and close it here (or
+ * close, in the child, the end it does not use): the usual Python idiom.
  *
  * @example A round trip with a process
  * ```ts
  * import { Pipe, Process } from "@seed/multiprocessing";
- * import { echo } from "../../tests/fixtures/mailboxes.ts";
+ * import { echo } from "../../tests/connection/_fixtures/targets.ts";
  * import assert from "node:assert/strict";
  *
  * const [here, there] = Pipe();
  * const p = new Process({ target: echo, args: [there] });
  * p.start();
+ * there.close(); // the child has its own copy
  * here.send({ hello: "world" });
  * assert.deepEqual(await here.recv(), { hello: "world" });
  * here.close(); // the echo ends at EOF
@@ -107,84 +89,59 @@ let reviving: ConnectionState | undefined;
  * ```
  */
 export class Connection<T = unknown> {
-  #ends: Int32Array;
-  #index: number;
-  #in: Mailbox | null;
-  #out: Mailbox | null;
-  #port: MessagePort | null;
-  #closed = false;
-  /** What closing the end needs, kept apart so a finalizer can use it. */
-  #handle: EndHandle;
+  readonly #transport: Transport;
 
-  /** Ends are made by {@linkcode Pipe}; this constructor is internal. */
-  constructor() {
-    const state = reviving;
-    reviving = undefined;
-    if (state === undefined) {
+  /**
+   * Connections are made by {@linkcode Pipe} (and, later, by listeners
+   * and clients); the constructor takes their internal transport.
+   */
+  constructor(transport: Transport) {
+    if (!(transport instanceof Transport)) {
       throw new TypeError(
-        "Connection objects are made by Pipe(): call Pipe() to get a pair",
+        "Cannot construct a Connection directly: call Pipe() to get a pair of connected ends",
       );
     }
-    this.#ends = new Int32Array(state.ends);
-    this.#index = state.index;
-    this.#in = state.in && new Mailbox(state.in);
-    this.#out = state.out && new Mailbox(state.out);
-    this.#port = state.port;
-    // This process owns the end now: its end is the peer's EOF.
-    Atomics.store(this.#ends, OWNER + this.#index, currentIdentity().pid);
-    this.#handle = {
-      ends: this.#ends,
-      index: this.#index,
-      in: this.#in,
-      out: this.#out,
-      given: false,
-    };
-    forgotten.register(this, this.#handle, this.#handle);
+    this.#transport = transport;
   }
 
-  /** Whether `close()` was called on this end. */
+  /** Whether `close()` was called on this copy of the end. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#transport.closed;
   }
 
   /** Whether this end can receive. */
   get readable(): boolean {
-    return this.#in !== null;
+    return this.#transport.readable;
   }
 
   /** Whether this end can send. */
   get writable(): boolean {
-    return this.#out !== null;
+    return this.#transport.writable;
   }
 
   /**
-   * Sends `obj` to the other end; it is in shared memory when `send`
-   * returns. Throws a `TypeError` naming the path of a value that cannot
-   * cross, and a `ProcessError` when the other end is closed or its
-   * process has ended (Python's `BrokenPipeError`).
+   * Sends `obj` to the other end; on a Pipe it is in shared memory when
+   * `send` returns (a socket connection returns a promise of the write).
+   * Throws a `TypeError` naming the path of a value that cannot cross, and
+   * a `ProcessError` when no process holds the other end any more (Python's
+   * `BrokenPipeError`).
    *
    * With `{ transfer: [buffer] }` the listed buffers move instead of being
    * copied (a 64 MiB array costs what a `postMessage` transfer costs).
    */
-  send(obj: T, options?: SendOptions): void {
-    const out = this.#writer("send");
+  send(obj: T, options?: SendOptions): void | Promise<void> {
+    const transport = this.#writer("send");
     const transfer = checkTransfer(options);
-    if (transfer.length > 0 && this.#port !== null) {
-      // The buffers travel on the side channel, posted before the rest of
-      // the message enters the ring, so the receiver finds them there.
-      const length = encode(obj, outbox, "obj", transfer);
-      if (length > 0) {
-        this.#port.postMessage(transfer, transfer);
-        out.put(outbox, length, 0);
-        return;
-      }
-      out.put(outbox, -length, 0); // not plain data: copied, see below
+    let sidecar: Sidecar | undefined;
+    if (transport.carriesSidecars()) {
+      sidecar = encode(obj, outbox, { path: "obj", transfer });
     } else {
-      out.put(outbox, encode(obj, outbox, "obj"), 0);
+      // Transferred buffers are copied, then detached all the same, so the
+      // sender sees what a move would leave.
+      encode(obj, outbox, { path: "obj", bytesOnly: transport.name });
+      for (const buffer of transfer) buffer.transfer();
     }
-    // Without a side channel the buffers were copied; detach them anyway,
-    // so the sender sees the same thing either way.
-    for (const buffer of transfer) buffer.transfer();
+    return this.#hand(transport, sidecar);
   }
 
   /**
@@ -195,12 +152,12 @@ export class Connection<T = unknown> {
     buffer: ArrayBuffer | ArrayBufferView,
     offset = 0,
     size?: number,
-  ): void {
-    const out = this.#writer("sendBytes");
-    const bytes = bytesOf(buffer);
+  ): void | Promise<void> {
+    const transport = this.#writer("sendBytes");
+    const bytes = bytesOf(buffer, "sendBytes", "buffer");
     if (!Number.isInteger(offset) || offset < 0 || offset > bytes.length) {
       throw new RangeError(
-        `sendBytes() expected offset to be an integer from 0 to ${bytes.length}, received ${
+        `Cannot sendBytes as 'offset' must be an integer from 0 to ${bytes.length}: current value is ${
           describe(offset)
         }`,
       );
@@ -208,81 +165,76 @@ export class Connection<T = unknown> {
     const n = size ?? bytes.length - offset;
     if (!Number.isInteger(n) || n < 0 || offset + n > bytes.length) {
       throw new RangeError(
-        `sendBytes() expected size to be an integer from 0 to ${
+        `Cannot sendBytes as 'size' must be an integer from 0 to ${
           bytes.length - offset
-        }, received ${describe(size)}`,
+        }: current value is ${describe(size)}`,
       );
     }
-    out.put(outbox, encodeBytes(bytes.subarray(offset, offset + n), outbox), 0);
+    encodeBytes(bytes.subarray(offset, offset + n), outbox);
+    return this.#hand(transport, undefined);
+  }
+
+  #hand(
+    transport: Transport,
+    sidecar: Sidecar | undefined,
+  ): void | Promise<void> {
+    try {
+      return transport.send(outbox.written(), sidecar);
+    } finally {
+      if (outbox.bytes.length > OUTBOX_KEPT) outbox = new Writer();
+    }
   }
 
   /**
-   * Resolves to the next message. Rejects with `EOFError` when there is
-   * none left and the other end is closed or its process ended.
+   * Resolves to the next message. Rejects with `EOFError` once none is
+   * left and no process holds the other end; with `TimeoutError` after
+   * `options.timeout` ms; with the signal's reason when it aborts.
    */
-  recv(): Promise<T> {
-    try {
-      const inbound = this.#reader("recv");
-      const first = this.#attempt(-1);
-      if (first !== AGAIN) return Promise.resolve(first as T);
-      return retry(
-        inbound.ctrl,
-        PUTS,
-        GET_WAITERS,
-        Infinity,
-        () => this.#attempt(-1) as T | typeof AGAIN,
-        () => undefined as T,
-      );
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async recv(options?: WaitOptions): Promise<T> {
+    const transport = this.#reader("recv");
+    const result = await transport.receive(
+      waitOf("recv", options),
+      (bytes, sidecar) => decode(bytes, sidecar) as T,
+      false,
+    );
+    return this.#result(result, "recv", options);
   }
 
   /** The blocking form of {@linkcode Connection.recv}: blocks this thread. */
-  recvSync(): T {
-    const inbound = this.#reader("recvSync");
-    return retrySync(
-      inbound.ctrl,
-      PUTS,
-      GET_WAITERS,
-      Infinity,
-      () => this.#attempt(-1) as T | typeof AGAIN,
-      () => undefined as T,
+  recvSync(options?: Omit<WaitOptions, "signal">): T {
+    const transport = this.#reader("recvSync");
+    const result = this.#blocking(transport, "recvSync").receiveSync!(
+      waitOf("recvSync", options).deadline,
+      (bytes, sidecar) => decode(bytes, sidecar) as T,
+      false,
     );
+    return this.#result(result, "recvSync", options);
   }
 
   /**
    * Resolves to the bytes of the next message, which must have been sent
    * with {@linkcode Connection.sendBytes} (else it stays in place and a
-   * `ProcessError` says to `recv()` it).
+   * `ProcessError` says to `recv()` it). Ends as `recv` does.
    */
-  recvBytes(): Promise<Uint8Array> {
-    try {
-      const inbound = this.#reader("recvBytes");
-      return retry(
-        inbound.ctrl,
-        PUTS,
-        GET_WAITERS,
-        Infinity,
-        () => this.#attempt(T_BYTES) as Uint8Array | typeof AGAIN,
-        () => new Uint8Array(),
-      );
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async recvBytes(options?: WaitOptions): Promise<Uint8Array> {
+    const transport = this.#reader("recvBytes");
+    const result = await transport.receive(
+      waitOf("recvBytes", options),
+      (bytes) => bytes.slice(1),
+      true,
+    );
+    return this.#result(result, "recvBytes", options);
   }
 
   /** The blocking form of {@linkcode Connection.recvBytes}. */
-  recvBytesSync(): Uint8Array {
-    const inbound = this.#reader("recvBytesSync");
-    return retrySync(
-      inbound.ctrl,
-      PUTS,
-      GET_WAITERS,
-      Infinity,
-      () => this.#attempt(T_BYTES) as Uint8Array | typeof AGAIN,
-      () => new Uint8Array(),
+  recvBytesSync(options?: Omit<WaitOptions, "signal">): Uint8Array {
+    const transport = this.#reader("recvBytesSync");
+    const result = this.#blocking(transport, "recvBytesSync").receiveSync!(
+      waitOf("recvBytesSync", options).deadline,
+      (bytes) => bytes.slice(1),
+      true,
     );
+    return this.#result(result, "recvBytesSync", options);
   }
 
   /**
@@ -310,53 +262,35 @@ export class Connection<T = unknown> {
 
   /**
    * Resolves to whether a `recv` would not wait: a message is there, or
-   * the other end is gone (`recv` would reject with `EOFError`). Waits up
-   * to `timeoutMs` (0 by default: answers at once; `Infinity`: no limit).
+   * nothing more can come (`recv` would reject with `EOFError`). Waits up
+   * to `timeout` ms — 0 by default, as in Python: it answers at once;
+   * `Infinity` waits without limit — or takes `{ timeout, signal }`.
    */
-  poll(timeoutMs = 0): Promise<boolean> {
+  poll(timeout: number | WaitOptions = 0): Promise<boolean> {
     try {
-      const inbound = this.#reader("poll");
-      const ms = checkTimeout("poll() timeoutMs", timeoutMs);
-      return retry(
-        inbound.ctrl,
-        PUTS,
-        GET_WAITERS,
-        ms,
-        () => this.#ready() || AGAIN,
-        () => false,
-      );
+      const transport = this.#reader("poll");
+      return transport.poll(waitOf("poll", timeout));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /** The blocking form of {@linkcode Connection.poll}. */
-  pollSync(timeoutMs = 0): boolean {
-    const inbound = this.#reader("pollSync");
-    const ms = checkTimeout("pollSync() timeoutMs", timeoutMs);
-    return retrySync(
-      inbound.ctrl,
-      PUTS,
-      GET_WAITERS,
-      ms,
-      () => this.#ready() || AGAIN,
-      () => false,
+  pollSync(timeout: number | Omit<WaitOptions, "signal"> = 0): boolean {
+    const transport = this.#reader("pollSync");
+    return this.#blocking(transport, "pollSync").pollSync!(
+      waitOf("pollSync", timeout).deadline,
     );
   }
 
   /**
-   * Closes this end. The other end's `recv` rejects with `EOFError` once it
-   * has drained what was sent. Closing a copy of an end that was given to
-   * another process only closes it here (as closing a duplicated handle
-   * does in Python).
+   * Closes this process's copy of the end (other processes' copies stay
+   * open). The other end's `recv` rejects with `EOFError` once it has
+   * drained what was sent and every copy of this end is closed or its
+   * process ended. Idempotent.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    forgotten.unregister(this.#handle);
-    closeEnd(this.#handle);
-    this.#port?.close();
-    this.#port = null;
+    this.#transport.close();
   }
 
   /** Closes the end (`using conn = ...`). */
@@ -366,186 +300,88 @@ export class Connection<T = unknown> {
 
   /** `Connection { readable, writable, closed }` for `console.log`. */
   [Symbol.for("Deno.customInspect")](): string {
-    return `Connection { ${this.readable ? "readable" : ""}${
-      this.readable && this.writable ? ", " : ""
-    }${this.writable ? "writable" : ""}${this.#closed ? ", closed" : ""} }`;
+    const parts = [
+      ...(this.readable ? ["readable"] : []),
+      ...(this.writable ? ["writable"] : []),
+      ...(this.closed ? ["closed"] : []),
+    ];
+    return `Connection { ${parts.join(", ")} }`;
   }
 
-  #peerGone(): boolean {
-    const peer = 1 - this.#index;
-    return Atomics.load(this.#ends, CLOSED + peer) === 1 ||
-      !isPidAlive(Atomics.load(this.#ends, OWNER + peer));
-  }
-
-  #ready(): boolean {
-    return this.#in!.count() > 0 || this.#peerGone();
-  }
-
-  /** Takes one message, or says to wait, or throws EOFError. */
-  #attempt(onlyTag: number): unknown {
-    const inbound = this.#in!;
-    let length = inbound.take(inbox, onlyTag);
-    if (length === -1 && this.#peerGone()) {
-      // Whatever the peer sent before it went is visible now.
-      length = inbound.take(inbox, onlyTag);
-      if (length === -1) {
-        throw new EOFError(
-          "the other end of the pipe is closed (or its process ended) and nothing is left to receive",
-        );
-      }
-    }
-    if (length === -1) return AGAIN;
-    if (length === -2) {
-      throw new ProcessError(
-        "the next message was sent with send(), not sendBytes(): receive it with recv()",
+  #result<R>(
+    result: R | typeof EOF | typeof TIMED_OUT | typeof NOT_BYTES,
+    method: string,
+    options: WaitOptions | undefined,
+  ): R {
+    if (result === EOF) {
+      throw new EOFError(
+        `Cannot ${method}(): the other end is closed in every process (or its processes ended) and nothing is left to receive`,
       );
     }
-    if (inbox.bytes[0] === T_SIDE) {
-      return decode(inbox, length, this.#receiveSide());
-    }
-    return decode(inbox, length);
-  }
-
-  #receiveSide(): ArrayBuffer[] {
-    const port = this.#port;
-    if (port === null) {
-      throw new ProcessError(
-        "a transferred message arrived at a copy of this end that has no side channel: receive from one process only (the one the end was given to)",
+    if (result === TIMED_OUT) {
+      throw new TimeoutError(
+        `Cannot ${method}(): nothing arrived within ${options?.timeout} ms`,
       );
     }
-    // The sender posted before it wrote the placeholder: the message is
-    // in flight, tens of µs away at most.
-    const end = performance.now() + 30_000;
-    let received;
-    while ((received = receiveMessageOnPort(port as never)) === undefined) {
-      if (performance.now() > end) {
-        throw new ProcessError("a transferred message did not arrive");
-      }
-      Atomics.wait(nap, 0, 0, 0.02);
-    }
-    return received.message as ArrayBuffer[];
-  }
-
-  #reader(method: string): Mailbox {
-    this.#checkOpen(method);
-    if (this.#in === null) {
+    if (result === NOT_BYTES) {
       throw new ProcessError(
-        `cannot ${method}(): this end of a one-way Pipe only sends (the first end of Pipe(false) receives)`,
+        `Cannot ${method}(): the next message was sent with send(), not sendBytes(): receive it with recv()`,
       );
     }
-    return this.#in;
+    return result;
   }
 
-  #writer(method: string): Mailbox {
-    this.#checkOpen(method);
-    if (this.#out === null) {
+  #blocking(transport: Transport, method: string): Transport {
+    if (transport.receiveSync === undefined) {
       throw new ProcessError(
-        `cannot ${method}(): this end of a one-way Pipe only receives (the second end of Pipe(false) sends)`,
+        `Cannot ${method}(): ${transport.name} cannot block this thread: await the async form instead`,
       );
     }
-    if (this.#peerGone()) {
-      throw new ProcessError(
-        `cannot ${method}(): broken pipe, the other end is closed or its process ended`,
-      );
-    }
-    return this.#out;
+    return transport;
   }
 
-  #checkOpen(method: string): void {
-    if (this.#closed) {
-      throw new ProcessError(`cannot ${method}(): this end is closed`);
+  #reader(method: string): Transport {
+    const transport = this.#transport;
+    if (transport.closed) {
+      throw new ProcessError(`Cannot ${method}(): this end is closed`);
     }
+    if (!transport.readable) {
+      throw new ProcessError(
+        `Cannot ${method}(): this end of a one-way Pipe only sends (the first end of Pipe(false) receives)`,
+      );
+    }
+    return transport;
+  }
+
+  #writer(method: string): Transport {
+    const transport = this.#transport;
+    if (transport.closed) {
+      throw new ProcessError(`Cannot ${method}(): this end is closed`);
+    }
+    if (!transport.writable) {
+      throw new ProcessError(
+        `Cannot ${method}(): this end of a one-way Pipe only receives (the second end of Pipe(false) sends)`,
+      );
+    }
+    transport.checkPeer(method);
+    return transport;
   }
 
   static {
-    registerReducer<Connection<unknown>, ConnectionState>({
+    registerReducer<Connection<unknown>, TransportState>({
       name: "Connection",
       type: Connection,
-      reduce: (c, context) => {
-        if (c.#closed) {
-          throw new TypeError(
-            `${context.path} is a closed Connection, which cannot be given to a process`,
-          );
-        }
-        const port = c.#port;
-        if (port !== null) {
-          // The side channel goes with the end: the process that receives
-          // on it is the one that gets the port.
-          context.transfer(port);
-          c.#port = null;
-        }
-        c.#handle.given = true;
-        return {
-          ends: c.#ends.buffer as SharedArrayBuffer,
-          index: c.#index,
-          in: c.#in && c.#in.state,
-          out: c.#out && c.#out.state,
-          port,
-        };
-      },
-      revive: (state) => {
-        // One object per end per process: an end received again (by every
-        // task of a pool worker, say) is the same object, so collecting an
-        // old copy cannot close the end under a newer one.
-        const key = endKey(state.ends, state.index);
-        const known = revived.get(key)?.deref();
-        if (known !== undefined && !known.#closed) {
-          known.#port ??= state.port;
-          Atomics.store(
-            known.#ends,
-            OWNER + known.#index,
-            currentIdentity().pid,
-          );
-          known.#handle.given = false;
-          return known;
-        }
-        reviving = state;
-        const end = new Connection();
-        revived.set(key, new WeakRef(end));
-        return end;
-      },
+      reduce: (c, context) => c.#transport.share(context),
+      revive: (state) => new Connection(reviveTransport(state)),
     });
   }
 }
-
-/** What closing an end needs (no reference back to the end itself). */
-interface EndHandle {
-  ends: Int32Array;
-  index: number;
-  in: Mailbox | null;
-  out: Mailbox | null;
-  /** This copy was handed to another process: closing it is local. */
-  given: boolean;
-}
-
-function closeEnd(handle: EndHandle): void {
-  const i = handle.index;
-  if (
-    !handle.given &&
-    Atomics.load(handle.ends, OWNER + i) === currentIdentity().pid
-  ) {
-    Atomics.store(handle.ends, CLOSED + i, 1);
-    handle.out?.wake(PUTS); // a peer parked in recv sees EOF now
-    handle.in?.wake(PUTS);
-  }
-}
-
-/**
- * An end dropped without `close()` closes when it is garbage-collected, as
- * a Python connection closes its handle when collected: a peer waiting on
- * it then sees EOF instead of waiting forever.
- */
-const forgotten = new FinalizationRegistry<EndHandle>((handle) => {
-  closeEnd(handle);
-  const key = endKey(handle.ends.buffer as SharedArrayBuffer, handle.index);
-  if (revived.get(key)?.deref() === undefined) revived.delete(key);
-});
 
 function checkTransfer(options: SendOptions | undefined): ArrayBuffer[] {
   if (options === undefined) return [];
   if (typeof options !== "object" || options === null) {
     throw new TypeError(
-      `send() expected an options object such as { transfer }, received ${
+      `Cannot send as its options must be an object such as { transfer }: current value is ${
         describe(options)
       }`,
     );
@@ -553,7 +389,7 @@ function checkTransfer(options: SendOptions | undefined): ArrayBuffer[] {
   const list = options.transfer ?? [];
   if (!Array.isArray(list)) {
     throw new TypeError(
-      `send() expected options.transfer to be an array of ArrayBuffers, received ${
+      `Cannot send as 'options.transfer' must be an array of ArrayBuffers: current value is ${
         describe(list)
       }`,
     );
@@ -562,7 +398,7 @@ function checkTransfer(options: SendOptions | undefined): ArrayBuffer[] {
     const buffer = ArrayBuffer.isView(item) ? item.buffer : item;
     if (!(buffer instanceof ArrayBuffer) || buffer.detached) {
       throw new TypeError(
-        `send() expected options.transfer[${i}] to be an ArrayBuffer or a typed array over one (not detached), received ${
+        `Cannot send as 'options.transfer[${i}]' must be an ArrayBuffer or a typed array over one (not detached): current value is ${
           describe(item)
         }`,
       );
@@ -572,13 +408,13 @@ function checkTransfer(options: SendOptions | undefined): ArrayBuffer[] {
 }
 
 function intoTarget(buffer: unknown, offset: unknown): Uint8Array {
-  const bytes = bytesOf(buffer, "recvBytesInto()");
+  const bytes = bytesOf(buffer, "recvBytesInto", "buffer");
   if (
     typeof offset !== "number" || !Number.isInteger(offset) || offset < 0 ||
     offset > bytes.length
   ) {
     throw new RangeError(
-      `recvBytesInto() expected offset to be an integer from 0 to ${bytes.length}, received ${
+      `Cannot recvBytesInto as 'offset' must be an integer from 0 to ${bytes.length}: current value is ${
         describe(offset)
       }`,
     );
@@ -605,7 +441,7 @@ function copyInto(
   return message.length;
 }
 
-function bytesOf(buffer: unknown, method = "sendBytes()"): Uint8Array {
+function bytesOf(buffer: unknown, method: string, name: string): Uint8Array {
   if (buffer instanceof ArrayBuffer || buffer instanceof SharedArrayBuffer) {
     return new Uint8Array(buffer);
   }
@@ -613,47 +449,8 @@ function bytesOf(buffer: unknown, method = "sendBytes()"): Uint8Array {
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   }
   throw new TypeError(
-    `${method} expected an ArrayBuffer or a typed array, received ${
+    `Cannot ${method} as '${name}' must be an ArrayBuffer or a typed array: current value is ${
       describe(buffer)
     }`,
   );
-}
-
-/**
- * Returns a pair of connected ends (Python's `multiprocessing.Pipe`). With
- * `duplex` (the default) both ends send and receive; with `duplex = false`
- * the first end only receives and the second only sends.
- *
- * @example One-way: the second end sends, the first receives
- * ```ts
- * import { Pipe } from "@seed/multiprocessing";
- * import assert from "node:assert/strict";
- *
- * const [reader, writer] = Pipe(false);
- * writer.send([1, "two", { three: 3 }]);
- * writer.close();
- * assert.deepEqual(await reader.recv(), [1, "two", { three: 3 }]);
- * await assert.rejects(reader.recv()); // EOFError: the writer is closed
- * ```
- */
-export function Pipe<T = any>(duplex = true): [Connection<T>, Connection<T>] {
-  if (typeof duplex !== "boolean") {
-    throw new TypeError(
-      `Pipe() expected duplex to be a boolean, received ${describe(duplex)}`,
-    );
-  }
-  const ends = new SharedArrayBuffer(CELLS * 4);
-  crypto.getRandomValues(new Int32Array(ends, ID * 4, 2)); // names the pipe
-  const forward = new Mailbox().state; // end 0 → end 1
-  const backward = duplex ? new Mailbox().state : null; // end 1 → end 0
-  const channel = new MessageChannel();
-  reviving = duplex
-    ? { ends, index: 0, in: backward, out: forward, port: channel.port1 }
-    : { ends, index: 0, in: forward, out: null, port: channel.port1 };
-  const first = new Connection<T>();
-  reviving = duplex
-    ? { ends, index: 1, in: forward, out: backward, port: channel.port2 }
-    : { ends, index: 1, in: null, out: forward, port: channel.port2 };
-  const second = new Connection<T>();
-  return [first, second];
 }

@@ -78,14 +78,19 @@ export class TagEncoder {
   /** Registered objects' states, kept for the V8 format if it takes over. */
   readonly states: Map<object, unknown>;
 
+  /** The receiver's pid, and whether the channel carries bytes only. */
+  readonly channel: { receiver?: number; bytesOnly?: string };
+
   constructor(
     out: Writer,
     moving: readonly ArrayBuffer[],
     states: Map<object, unknown>,
+    channel: { receiver?: number; bytesOnly?: string } = {},
   ) {
     this.out = out;
     this.moving = moving;
     this.states = states;
+    this.channel = channel;
   }
 
   tag(tag: number): void {
@@ -206,6 +211,9 @@ export class TagEncoder {
     }
     const reducer = reducerFor(value);
     if (reducer !== undefined) {
+      // On a bytes-only channel a reducer may refuse, naming its path: the
+      // V8 format's pass knows paths.
+      if (this.channel.bytesOnly !== undefined) throw FALLBACK;
       this.tag(T_REDUCED);
       this.string(reducer.name);
       const state = reducer.reduce(value, this.context());
@@ -302,6 +310,8 @@ export class TagEncoder {
   }
 
   side(item: SharedArrayBuffer | MessagePort | ArrayBuffer): number {
+    // The V8 format's pass refuses it, naming its path.
+    if (this.channel.bytesOnly !== undefined) throw FALLBACK;
     this.sidecar ??= [];
     const known = this.sidecar.indexOf(item);
     if (known !== -1) return known;
@@ -312,6 +322,7 @@ export class TagEncoder {
   context(): ReduceContext {
     return {
       path: "",
+      receiver: this.channel.receiver,
       transfer: (item) => {
         if (item instanceof MessagePort || item instanceof ArrayBuffer) {
           this.side(item);

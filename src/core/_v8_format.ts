@@ -29,11 +29,12 @@ interface Marker {
 export function encodeV8(
   value: unknown,
   out: Writer,
-  path: string,
+  channel: { path: string; receiver?: number; bytesOnly?: string },
   moving: readonly ArrayBuffer[],
   states: Map<object, unknown>,
 ): Sidecar | undefined {
-  const pass = new ReducePass(moving, states);
+  const path = channel.path;
+  const pass = new ReducePass(moving, states, channel);
   const reduced = pass.walk(value, path);
   let bytes: Uint8Array;
   try {
@@ -92,9 +93,17 @@ class ReducePass {
    */
   readonly states: Map<object, unknown>;
 
-  constructor(moving: readonly ArrayBuffer[], states: Map<object, unknown>) {
+  /** The receiver's pid, and whether the channel carries bytes only. */
+  readonly channel: { receiver?: number; bytesOnly?: string };
+
+  constructor(
+    moving: readonly ArrayBuffer[],
+    states: Map<object, unknown>,
+    channel: { receiver?: number; bytesOnly?: string },
+  ) {
     this.moving = moving;
     this.states = states;
+    this.channel = channel;
   }
 
   walk(value: unknown, path: string): unknown {
@@ -123,11 +132,14 @@ class ReducePass {
       return this.plain(value as Record<string, unknown>, path);
     }
     if (value instanceof SharedArrayBuffer || value instanceof MessagePort) {
-      return this.mark(value, { [MARK]: M_SIDE, s: this.side(value) });
+      return this.mark(value, { [MARK]: M_SIDE, s: this.side(value, path) });
     }
     if (value instanceof ArrayBuffer) {
       if (this.moving.includes(value)) {
-        return this.mark(value, { [MARK]: M_SIDE, s: this.side(value) });
+        return this.mark(value, {
+          [MARK]: M_SIDE,
+          s: this.side(value, path),
+        });
       }
       return value;
     }
@@ -140,7 +152,7 @@ class ReducePass {
         return this.mark(value, {
           [MARK]: M_SIDE_VIEW,
           s: [
-            this.side(buffer),
+            this.side(buffer, path),
             viewKind(value),
             value.byteOffset,
             value.byteLength,
@@ -176,7 +188,21 @@ class ReducePass {
     return marker;
   }
 
-  side(item: SharedArrayBuffer | MessagePort | ArrayBuffer): number {
+  side(
+    item: SharedArrayBuffer | MessagePort | ArrayBuffer,
+    path: string,
+  ): number {
+    const bytesOnly = this.channel.bytesOnly;
+    if (bytesOnly !== undefined) {
+      const what = item instanceof SharedArrayBuffer
+        ? "a SharedArrayBuffer (or holds one)"
+        : item instanceof MessagePort
+        ? "a MessagePort (or holds one)"
+        : "a buffer to transfer";
+      throw new TypeError(
+        `Cannot send ${path}: it is ${what}, which ${bytesOnly} cannot carry (it carries bytes only): give it to the process as an argument instead`,
+      );
+    }
     this.sidecar ??= [];
     const known = this.sidecar.indexOf(item);
     if (known !== -1) return known;
@@ -189,9 +215,11 @@ class ReducePass {
       path,
       transfer: (item) => {
         if (item instanceof MessagePort || item instanceof ArrayBuffer) {
-          this.side(item);
+          this.side(item, path);
         }
       },
+      receiver: this.channel.receiver,
+      bytesOnly: this.channel.bytesOnly !== undefined,
     };
   }
 

@@ -52,6 +52,15 @@ export interface EncodeOptions {
   path: string;
   /** Buffers to move rather than copy (`send(obj, { transfer })`). */
   transfer?: readonly ArrayBuffer[];
+  /** The pid of the process the message is for, when the channel knows it. */
+  receiver?: number;
+  /**
+   * Set by a channel that carries bytes only, to name it in errors (such as
+   * `"a Queue"`): a value that would need the sidecar is refused with a
+   * `TypeError` naming its path, and reducers are told (see
+   * `ReduceContext.bytesOnly`). `encode` then never returns a sidecar.
+   */
+  bytesOnly?: string;
 }
 
 /**
@@ -65,7 +74,7 @@ export function encode(
 ): Sidecar | undefined {
   const moving = options.transfer ?? NONE;
   const states = new Map<object, unknown>();
-  const encoder = new TagEncoder(out, moving, states);
+  const encoder = new TagEncoder(out, moving, states, options);
   out.length = 0;
   out.reserve(1);
   out.bytes[out.length++] = FORMAT_TAGS;
@@ -75,7 +84,7 @@ export function encode(
   } catch (error) {
     if (error !== FALLBACK) throw error;
   }
-  return encodeV8(value, out, options.path, moving, states);
+  return encodeV8(value, out, options, moving, states);
 }
 
 /** Encodes raw bytes (a `sendBytes` message) into `out`. */

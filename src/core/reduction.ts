@@ -55,6 +55,18 @@ export interface ReduceContext {
   readonly path: string;
   /** Moves `object` with the message instead of copying it (a port, a buffer). */
   transfer(object: Transferable): void;
+  /**
+   * The pid of the process the message is for, when the channel knows it
+   * (a process's start message); `undefined` when any process may receive
+   * it (a queue's item).
+   */
+  readonly receiver?: number;
+  /**
+   * Set when the channel carries bytes only (a ring, a socket): the state
+   * must then be plain data, with no shared buffer, port or moved buffer
+   * (those are refused with a `TypeError` naming the path).
+   */
+  readonly bytesOnly?: boolean;
 }
 
 /**
@@ -190,12 +202,21 @@ export interface Reduced {
  * markers, and anything that cannot cross throws a `TypeError` naming its
  * path (e.g. `args[1].callback`). Plain data is returned as is, not copied.
  */
-export function reduce(value: unknown, path: string): Reduced {
+export function reduce(
+  value: unknown,
+  path: string,
+  receiver?: number,
+): Reduced {
   const transfer: Transferable[] = [];
   if (value === null || (typeof value !== "object" && !isRejected(value))) {
     return { value, transfer, marked: false };
   }
-  const state = { marked: false, seen: new Map<object, unknown>(), transfer };
+  const state = {
+    marked: false,
+    seen: new Map<object, unknown>(),
+    transfer,
+    receiver,
+  };
   return { value: walk(value, path, state), transfer, marked: state.marked };
 }
 
@@ -203,6 +224,7 @@ interface WalkState {
   marked: boolean;
   seen: Map<object, unknown>;
   transfer: Transferable[];
+  receiver: number | undefined;
 }
 
 function isRejected(value: unknown): boolean {
@@ -258,6 +280,7 @@ function walk(value: unknown, path: string, state: WalkState): unknown {
           transfer: (t) => {
             if (!state.transfer.includes(t)) state.transfer.push(t);
           },
+          receiver: state.receiver,
         }),
       };
       state.marked = true;

@@ -256,8 +256,17 @@ export class Process<A extends unknown[] = any[]> {
         `daemonic processes are not allowed to have children: ${me.name} is a daemon`,
       );
     }
-    const message = startMessage(this, state);
+    // The pid first: reducers of the arguments learn who receives them (a
+    // Pipe end counts its copy as the child's from now on, so that the
+    // child's death releases it even before it revives it).
     const pid = allocatePid();
+    let message: ProcessStart;
+    try {
+      message = startMessage(this, state, pid);
+    } catch (error) {
+      markEnded(pid); // what was counted for the child goes with it
+      throw error;
+    }
     message.identity.pid = pid;
     state.pid = pid;
     state.started = true;
@@ -424,7 +433,11 @@ export class Process<A extends unknown[] = any[]> {
   }
 }
 
-function startMessage(self: Process, state: ProcessState): ProcessStart {
+function startMessage(
+  self: Process,
+  state: ProcessState,
+  pid: number,
+): ProcessStart {
   const cls = self.constructor as typeof Process;
   const classLocator = cls === Process
     ? undefined
@@ -432,8 +445,8 @@ function startMessage(self: Process, state: ProcessState): ProcessStart {
   const target = state.target === undefined
     ? undefined
     : locateTarget(state.target, "target");
-  const args = reduce(state.args, "args");
-  const fields = reduce({ ...self }, "this");
+  const args = reduce(state.args, "args", pid);
+  const fields = reduce({ ...self }, "this", pid);
   return {
     role: "process",
     identity: {

@@ -8,6 +8,7 @@ import {
   type MessagePort,
   workerData,
 } from "node:worker_threads";
+import { bump } from "../core/park.ts";
 
 /** Processes whose liveness is tracked; later pids are assumed alive. */
 const PID_SLOTS = 1 << 20;
@@ -20,10 +21,20 @@ export interface WorkerBoot {
   multiprocessing: 1;
   /** The program's main module, which workers import to find targets. */
   mainModule: string | undefined;
-  /** One Int32 cell: the last pid handed out in the whole program. */
+  /**
+   * Two Int32 cells: the last pid handed out in the whole program, and the
+   * number of processes seen to end (see {@linkcode endingsCell}).
+   */
   pidCounter: SharedArrayBuffer;
   /** One byte per pid (indexed by `pid - Deno.pid`): 1 alive, 2 ended. */
   pidStates: SharedArrayBuffer;
+  /**
+   * The program's shared heap, where every Queue and Pipe lives (see
+   * mailbox/_heap.ts): one growable buffer mapped by every process from its
+   * first instruction, so that a ring that grows, or one created by any
+   * process, is reachable everywhere without handing buffers around.
+   */
+  heap: SharedArrayBuffer;
 }
 
 /** The identity of the process this thread runs. */
@@ -36,21 +47,31 @@ export interface Identity {
   path: number[];
 }
 
-const boot: WorkerBoot = isMainThread
-  ? {
+/**
+ * The heap's address space is reserved up front (a growable buffer costs
+ * two memory mappings whatever its size, and commits memory only as it
+ * grows): 8 GiB keeps every cell index a positive Int32.
+ */
+const HEAP_MAX_BYTES = 8 * 2 ** 30;
+const HEAP_INITIAL_BYTES = 64 * 1024;
+
+function freshBoot(mainModule: string | undefined): WorkerBoot {
+  return {
     multiprocessing: 1,
-    mainModule: safeMainModule(),
-    pidCounter: new SharedArrayBuffer(4),
+    mainModule,
+    pidCounter: new SharedArrayBuffer(8),
     pidStates: new SharedArrayBuffer(PID_SLOTS),
-  }
+    heap: new SharedArrayBuffer(HEAP_INITIAL_BYTES, {
+      maxByteLength: HEAP_MAX_BYTES,
+    }),
+  };
+}
+
+const boot: WorkerBoot = isMainThread
+  ? freshBoot(safeMainModule())
   : isWorkerBoot(workerData)
   ? workerData
-  : {
-    multiprocessing: 1,
-    mainModule: undefined,
-    pidCounter: new SharedArrayBuffer(4),
-    pidStates: new SharedArrayBuffer(PID_SLOTS),
-  };
+  : freshBoot(undefined);
 
 /** Whether a worker's `workerData` came from this module. */
 export function isWorkerBoot(data: unknown): data is WorkerBoot {
@@ -128,7 +149,26 @@ export function markAlive(pid: number): void {
 /** Records that the process `pid` has ended, however it ended. */
 export function markEnded(pid: number): void {
   const slot = pid - Deno.pid;
-  if (slot > 0 && slot < PID_SLOTS) Atomics.store(pidStates, slot, ENDED);
+  if (slot <= 0 || slot >= PID_SLOTS) return;
+  if (Atomics.exchange(pidStates, slot, ENDED) === ENDED) return;
+  bump(pidCells, ENDINGS); // after the store: whoever wakes sees it ended
+}
+
+/** The cell of `pidCounter` that counts the processes seen to end. */
+const ENDINGS = 1;
+
+/**
+ * The cell that changes (and is woken) each time a process of the program
+ * is seen to end: a waiter that must notice a peer's death (a reader
+ * waiting for EOF) watches it besides its own cell, instead of polling.
+ */
+export function endingsCell(): { cells: Int32Array; index: number } {
+  return { cells: pidCells, index: ENDINGS };
+}
+
+/** The program's shared heap (see {@linkcode WorkerBoot.heap}). */
+export function programHeap(): SharedArrayBuffer {
+  return boot.heap;
 }
 
 /**
