@@ -5,6 +5,7 @@
 
 import type { ReduceContext } from "./reduction.ts";
 import { reducerFor, reducerNamed } from "./reduction.ts";
+import { type Channel, refusedFromOutside } from "./_message.ts";
 import type { Sidecar, Writer } from "./_message.ts";
 
 /** Thrown inside the tag encoder to switch to the V8 format. */
@@ -79,13 +80,13 @@ export class TagEncoder {
   readonly states: Map<object, unknown>;
 
   /** The receiver's pid, and whether the channel carries bytes only. */
-  readonly channel: { receiver?: number; bytesOnly?: string };
+  readonly channel: Channel;
 
   constructor(
     out: Writer,
     moving: readonly ArrayBuffer[],
     states: Map<object, unknown>,
-    channel: { receiver?: number; bytesOnly?: string } = {},
+    channel: Channel = {},
   ) {
     this.out = out;
     this.moving = moving;
@@ -211,9 +212,13 @@ export class TagEncoder {
     }
     const reducer = reducerFor(value);
     if (reducer !== undefined) {
-      // On a bytes-only channel a reducer may refuse, naming its path: the
-      // V8 format's pass knows paths.
-      if (this.channel.bytesOnly !== undefined) throw FALLBACK;
+      // On a bytes-only channel a reducer may refuse, naming its path (and
+      // a channel out of the program refuses them all): the V8 format's
+      // pass knows paths.
+      if (
+        this.channel.bytesOnly !== undefined ||
+        this.channel.leavesProgram !== undefined
+      ) throw FALLBACK;
       this.tag(T_REDUCED);
       this.string(reducer.name);
       const state = reducer.reduce(value, this.context());
@@ -336,12 +341,15 @@ export class TagDecoder {
   readonly bytes: Uint8Array;
   readonly view: DataView;
   readonly sidecar: Sidecar;
+  /** Names the channel when the message came from outside the program. */
+  readonly outside: string | undefined;
   at = 1; // after the format byte
 
-  constructor(bytes: Uint8Array, sidecar: Sidecar) {
+  constructor(bytes: Uint8Array, sidecar: Sidecar, outside?: string) {
     this.bytes = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.sidecar = sidecar;
+    this.outside = outside;
   }
 
   u32(): number {
@@ -423,6 +431,9 @@ export class TagDecoder {
       }
       case T_REDUCED: {
         const name = this.string(this.bytes[this.at++]);
+        if (this.outside !== undefined) {
+          throw refusedFromOutside(name, this.outside);
+        }
         const state = this.read();
         return reducerNamed(name).revive(state);
       }

@@ -9,7 +9,13 @@ import {
   reducerFor,
   reducerNamed,
 } from "./reduction.ts";
-import { FORMAT_V8, type Sidecar, type Writer } from "./_message.ts";
+import {
+  type Channel,
+  FORMAT_V8,
+  refusedFromOutside,
+  type Sidecar,
+  type Writer,
+} from "./_message.ts";
 import { makeView, viewKind } from "./_tag_format.ts";
 
 /** The key of a marker object in a reduced graph. */
@@ -29,7 +35,7 @@ interface Marker {
 export function encodeV8(
   value: unknown,
   out: Writer,
-  channel: { path: string; receiver?: number; bytesOnly?: string },
+  channel: Channel & { path: string },
   moving: readonly ArrayBuffer[],
   states: Map<object, unknown>,
 ): Sidecar | undefined {
@@ -59,11 +65,15 @@ export function encodeV8(
   return pass.sidecar;
 }
 
-export function decodeV8(bytes: Uint8Array, sidecar: Sidecar): unknown {
+export function decodeV8(
+  bytes: Uint8Array,
+  sidecar: Sidecar,
+  outside?: string,
+): unknown {
   const deserializer = new v8.Deserializer(bytes.subarray(2));
   deserializer.readHeader();
   const value = deserializer.readValue();
-  return bytes[1] === 1 ? new Revival(sidecar).revive(value) : value;
+  return bytes[1] === 1 ? new Revival(sidecar, outside).revive(value) : value;
 }
 
 /** Built-in classes a structured clone copies, which V8 writes as such. */
@@ -94,12 +104,12 @@ class ReducePass {
   readonly states: Map<object, unknown>;
 
   /** The receiver's pid, and whether the channel carries bytes only. */
-  readonly channel: { receiver?: number; bytesOnly?: string };
+  readonly channel: Channel;
 
   constructor(
     moving: readonly ArrayBuffer[],
     states: Map<object, unknown>,
-    channel: { receiver?: number; bytesOnly?: string },
+    channel: Channel,
   ) {
     this.moving = moving;
     this.states = states;
@@ -163,6 +173,12 @@ class ReducePass {
     }
     const reducer = reducerFor(value);
     if (reducer !== undefined) {
+      const leaving = this.channel.leavesProgram;
+      if (leaving !== undefined) {
+        throw new TypeError(
+          `Cannot send ${path}: it is a ${reducer.name}, which stands for shared state of this program and cannot leave it through ${leaving}: send plain data`,
+        );
+      }
       const marker: Marker = { [MARK]: M_REDUCED, n: reducer.name, s: null };
       this.mark(value, marker);
       const state = this.states.has(value)
@@ -199,8 +215,11 @@ class ReducePass {
         : item instanceof MessagePort
         ? "a MessagePort (or holds one)"
         : "a buffer to transfer";
+      const leaving = this.channel.leavesProgram;
       throw new TypeError(
-        `Cannot send ${path}: it is ${what}, which ${bytesOnly} cannot carry (it carries bytes only): give it to the process as an argument instead`,
+        leaving === undefined
+          ? `Cannot send ${path}: it is ${what}, which ${bytesOnly} cannot carry (it carries bytes only): give it to the process as an argument instead`
+          : `Cannot send ${path}: it is ${what}, which cannot leave this program through ${leaving} (it carries bytes only): send a copy of the data`,
       );
     }
     this.sidecar ??= [];
@@ -412,9 +431,12 @@ function describeKey(key: unknown): string {
 class Revival {
   readonly sidecar: Sidecar;
   readonly seen = new Map<object, unknown>();
+  /** Names the channel when the message came from outside the program. */
+  readonly outside: string | undefined;
 
-  constructor(sidecar: Sidecar) {
+  constructor(sidecar: Sidecar, outside?: string) {
     this.sidecar = sidecar;
+    this.outside = outside;
   }
 
   revive(value: unknown): unknown {
@@ -457,6 +479,9 @@ class Revival {
   marker(marker: Marker): unknown {
     switch (marker[MARK]) {
       case M_REDUCED: {
+        if (this.outside !== undefined) {
+          throw refusedFromOutside(marker.n!, this.outside);
+        }
         const revived = reducerNamed(marker.n!).revive(this.revive(marker.s));
         this.seen.set(marker, revived);
         return revived;

@@ -61,6 +61,13 @@ export interface EncodeOptions {
    * `ReduceContext.bytesOnly`). `encode` then never returns a sidecar.
    */
   bytesOnly?: string;
+  /**
+   * Set by a channel out of this program (a socket), to name it in errors:
+   * registered objects (a `Queue`, a `Pipe` end, a `Lock`), which stand for
+   * this program's shared state, are refused with a `TypeError` naming
+   * their path. Errors still cross. Give `bytesOnly` with it.
+   */
+  leavesProgram?: string;
 }
 
 /**
@@ -99,13 +106,19 @@ export function encodeBytes(bytes: Uint8Array, out: Writer): void {
 /**
  * Decodes a message that {@linkcode encode} or {@linkcode encodeBytes}
  * wrote. `bytes` may be reused afterwards: nothing decoded refers to it.
+ * `outside` names the channel when the message came from outside this
+ * program (a socket): a registered object in it is then refused.
  */
-export function decode(bytes: Uint8Array, sidecar?: Sidecar): unknown {
+export function decode(
+  bytes: Uint8Array,
+  sidecar?: Sidecar,
+  outside?: string,
+): unknown {
   switch (bytes[0]) {
     case FORMAT_TAGS:
-      return new TagDecoder(bytes, sidecar ?? NONE_SIDECAR).read();
+      return new TagDecoder(bytes, sidecar ?? NONE_SIDECAR, outside).read();
     case FORMAT_V8:
-      return decodeV8(bytes, sidecar ?? NONE_SIDECAR);
+      return decodeV8(bytes, sidecar ?? NONE_SIDECAR, outside);
     case FORMAT_BYTES:
       return bytes.slice(1);
     default:
@@ -120,6 +133,14 @@ export function decode(bytes: Uint8Array, sidecar?: Sidecar): unknown {
 /** Whether a message holds raw bytes (sent with `sendBytes`). */
 export function isBytesMessage(bytes: Uint8Array): boolean {
   return bytes[0] === FORMAT_BYTES;
+}
+
+/**
+ * Whether bytes start as a message of {@linkcode encode} does (a value), for
+ * a channel whose bytes may come from elsewhere (a socket).
+ */
+export function isValueMessage(bytes: Uint8Array): boolean {
+  return bytes[0] === FORMAT_TAGS || bytes[0] === FORMAT_V8;
 }
 
 /** The ports and moved buffers of a sidecar, for a `postMessage` transfer list. */
