@@ -162,7 +162,9 @@ export async function deliverChallenge(
       );
     }
   } catch (error) {
-    channel.sendFrame(FAILURE);
+    try {
+      channel.sendFrame(FAILURE);
+    } catch { /* the peer is gone: it needs no telling */ }
     throw error;
   }
   channel.sendFrame(WELCOME);

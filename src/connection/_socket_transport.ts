@@ -1,33 +1,61 @@
-// A connection's bytes over a socket (TCP, TLS or Unix), in Python's
-// framing: what a Listener's accept() and Client() put under a Connection.
+// The transport of a Connection over a socket (TCP, TLS or Unix), in
+// Python's framing: what a Listener's accept() and Client() put under a
+// Connection (see _transport.ts for the seam).
+//
+// On the wire a message is what Python writes: a `sendBytes` message is its
+// raw bytes (the codec's FORMAT_BYTES byte is left out), a `send` message
+// is the codec's bytes (starting with its format byte, 1 or 2). As in
+// Python, nothing else tells them apart: `recvBytes` takes any message;
+// `recv` refuses, leaving it in place, one that does not start as the
+// codec's messages do.
 //
 // Sockets in Deno have no synchronous write or read, so:
-// - `sendFrame` queues the frame and returns; frames go out in order, the
-//   ones queued while a write is in flight batched into the next write. A
-//   write that fails (the peer reset the connection) is kept and thrown by
-//   the next call, and by close().
+// - `send` queues the frame and returns; frames go out in order, the ones
+//   queued while a write is in flight batched into the next write. A write
+//   that fails (the peer reset the connection) is thrown by the next send,
+//   or by close() when no send came after it.
 // - Receiving pulls: a read is in flight only while somebody waits for a
-//   frame (recv, poll), one at a time, into the FrameReader's buffer. A
-//   poll that timed out leaves its read in flight for the next receive;
-//   the socket is unref'd whenever nobody waits, so an idle connection
-//   never keeps the program alive.
+//   frame (receive, poll), one at a time, into the FrameReader's buffer. A
+//   wait that timed out leaves its read in flight for the next receive; the
+//   socket is unref'd whenever nobody waits, so an idle connection never
+//   keeps the program alive.
+// - No synchronous receive: `receiveSync`/`pollSync` are left out, so the
+//   Connection refuses `recvSync` and `pollSync` with a clear error.
 
-import { Writer } from "../core/codec.ts";
+import {
+  FORMAT_BYTES,
+  isValueMessage,
+  type Sidecar,
+  Writer,
+} from "../core/codec.ts";
+import type { ReduceContext } from "../core/reduction.ts";
 import { type Wait, within } from "../core/wait.ts";
 import { EOFError, ProcessError } from "../errors.ts";
 import { FrameReader, headerLength, writeHeader } from "./_framing.ts";
 import type { FrameChannel } from "./_auth.ts";
+import {
+  type Accept,
+  type Ending,
+  TIMED_OUT,
+  Transport,
+  type TransportState,
+} from "./_transport.ts";
 
 /** A queue buffer grown past this is dropped once written. */
 const MAX_KEPT = 4 * 1024 * 1024;
+const LIMIT_NAME = "maxMessageSize";
 
 /** Frames over one socket. */
-export class SocketTransport implements FrameChannel {
+export class SocketTransport extends Transport implements FrameChannel {
+  readonly name: string;
+  override readonly leavesProgram: string;
+  readonly readable = true;
+  readonly writable = true;
   readonly #conn: Deno.Conn;
   /** Names the peer in errors: "127.0.0.1:8000", "/tmp/app.sock". */
-  readonly peer: string;
+  readonly #peer: string;
   /** The longest message either side may send (`maxMessageSize`). */
-  readonly maxMessageSize: number;
+  readonly #limit: number;
 
   readonly #reader = new FrameReader();
   #reading: Promise<void> | undefined;
@@ -38,16 +66,21 @@ export class SocketTransport implements FrameChannel {
   #queued = new Writer();
   #spare = new Writer();
   #writing = false;
-  #flushing: Promise<void> | undefined;
+  #flushing: Promise<void> = Promise.resolve();
   #writeError: unknown;
+  /** Whether a send (or close) has thrown `#writeError` already. */
+  #reported = false;
 
   #closed = false;
   #closing: Promise<void> | undefined;
 
   constructor(conn: Deno.Conn, peer: string, maxMessageSize: number) {
+    super();
     this.#conn = conn;
-    this.peer = peer;
-    this.maxMessageSize = maxMessageSize;
+    this.#peer = peer;
+    this.#limit = maxMessageSize;
+    this.name = `a socket connection with ${peer}`;
+    this.leavesProgram = this.name;
     conn.unref();
   }
 
@@ -56,25 +89,45 @@ export class SocketTransport implements FrameChannel {
     return this.#closed;
   }
 
-  /**
-   * Queues one frame. Throws a `ProcessError` when the connection is
-   * closed or an earlier write failed, and a `RangeError` for a payload
-   * over `maxMessageSize`.
-   */
-  sendFrame(payload: Uint8Array): void {
-    this.#checkOpen("send");
+  /** A socket carries bytes only: the codec refuses shared objects. */
+  carriesSidecars(): boolean {
+    return false;
+  }
+
+  /** Throws the broken-pipe error once a write failed or the peer closed. */
+  checkPeer(method: string): void {
+    this.#checkOpen(method);
     if (this.#writeError !== undefined) {
+      this.#reported = true;
+      throw this.#brokenError(method);
+    }
+    if (this.#ended) {
       throw new ProcessError(
-        `Cannot send to ${this.peer}: an earlier send failed (${
-          (this.#writeError as Error).message
-        }): the connection is broken`,
-        { cause: this.#writeError },
+        `Cannot ${method}(): broken pipe, ${this.#peer} closed the connection`,
+        { cause: this.#readError },
       );
     }
+  }
+
+  /**
+   * Queues one message: a `sendBytes` message as its raw bytes, anything
+   * else as the codec wrote it. Never waits.
+   */
+  send(bytes: Uint8Array, _sidecar?: Sidecar): void {
+    this.sendFrame(bytes[0] === FORMAT_BYTES ? bytes.subarray(1) : bytes);
+  }
+
+  /**
+   * Queues one frame (the handshake's, or a message). Throws a
+   * `ProcessError` when the connection is closed or an earlier write
+   * failed, and a `RangeError` for a payload over `maxMessageSize`.
+   */
+  sendFrame(payload: Uint8Array): void {
+    this.checkPeer("send");
     const n = payload.length;
-    if (n > this.maxMessageSize) {
+    if (n > this.#limit) {
       throw new RangeError(
-        `Cannot send a message of ${n} bytes as it is over 'maxMessageSize' (${this.maxMessageSize} bytes): raise maxMessageSize on both sides, or send it in parts`,
+        `Cannot send a message of ${n} bytes as it is over 'maxMessageSize' (${this.#limit} bytes): raise maxMessageSize on both sides, or send it in parts`,
       );
     }
     const out = this.#queued;
@@ -89,42 +142,50 @@ export class SocketTransport implements FrameChannel {
   }
 
   /**
-   * The next frame, given to `consume` as a view that is valid only while
-   * `consume` runs (so that no copy is made for it); when `check` throws
-   * for it, the frame stays next and the call rejects. Rejects with
-   * `EOFError` when the peer closed the connection between frames, and
-   * with a `ProcessError` (closing the connection) when it closed in the
-   * middle of one or sent what is not a frame or too long a frame.
+   * Waits for the next message and hands it to `accept` (see the seam).
+   * With `onlyBytes` any message is taken as bytes (as Python's
+   * `recv_bytes` takes a pickled one); without, a message that does not
+   * start as the codec's do is refused with a `ProcessError` and stays.
+   * Rejects with `EOFError` when the peer closed the connection between
+   * messages, and with a `ProcessError` (closing the connection) when it
+   * closed in the middle of one, or sent what is not a frame or too long a
+   * frame.
    */
-  async recvFrame<T = Uint8Array>(
-    limit = this.maxMessageSize,
-    limitName = "maxMessageSize",
-    consume: (frame: Uint8Array) => T = (frame) => frame.slice() as T,
-    check?: (frame: Uint8Array) => void,
-  ): Promise<T> {
-    this.#checkOpen("receive");
-    this.#hold(1);
-    try {
-      while (true) {
-        let frame: Uint8Array | undefined;
-        try {
-          frame = this.#reader.peek(limit, limitName);
-        } catch (error) {
-          this.close().catch(() => {});
-          throw error;
-        }
-        if (frame !== undefined) {
-          check?.(frame);
-          this.#reader.skip();
-          return consume(frame);
-        }
-        if (this.#ended) throw this.#endError();
-        await this.#fill();
-        this.#checkOpen("receive");
+  receive<R>(
+    wait: Wait,
+    accept: Accept<R>,
+    onlyBytes: boolean,
+  ): Promise<R | Ending> {
+    return this.#receive(wait, (payload) => {
+      if (onlyBytes) {
+        // The byte before the payload is the header's, read already: it
+        // becomes the codec's FORMAT_BYTES, so no copy is made.
+        const message = new Uint8Array(
+          payload.buffer,
+          payload.byteOffset - 1,
+          payload.length + 1,
+        );
+        message[0] = FORMAT_BYTES;
+        return accept(message);
       }
-    } finally {
-      this.#hold(-1);
-    }
+      return accept(payload);
+    }, onlyBytes ? undefined : (payload) => this.#checkValue(payload));
+  }
+
+  /**
+   * The next frame, copied (the handshake's). Rejects as
+   * {@linkcode SocketTransport.receive} does, refusing a frame over
+   * `limit` bytes (which `limitName` names).
+   */
+  async recvFrame(limit: number, limitName: string): Promise<Uint8Array> {
+    const frame = await this.#receive(
+      { deadline: Infinity },
+      (payload) => payload.slice(),
+      undefined,
+      limit,
+      limitName,
+    );
+    return frame as Uint8Array;
   }
 
   /**
@@ -149,11 +210,24 @@ export class SocketTransport implements FrameChannel {
   }
 
   /**
-   * Closes the connection once what was queued is written: resolves then,
-   * or rejects with the error that stopped a queued write. Receives in
-   * progress reject with a `ProcessError`.
+   * Closes the connection once what was queued is written (in the
+   * background: the program stays alive until then). Throws the
+   * `ProcessError` of a write that failed, if no send threw it already.
    */
-  close(): Promise<void> {
+  close(): void {
+    this.shutdown().catch(() => {});
+    if (this.#writeError !== undefined && !this.#reported) {
+      this.#reported = true;
+      throw this.#brokenError("close");
+    }
+  }
+
+  /**
+   * Closes as {@linkcode SocketTransport.close} does, and resolves once
+   * what was queued is written and the socket is closed (rejecting with
+   * the error that stopped a write).
+   */
+  shutdown(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
     this.#closed = true;
     this.#closing = (async () => {
@@ -162,16 +236,67 @@ export class SocketTransport implements FrameChannel {
         this.#conn.close();
       } catch { /* already closed by the runtime */ }
       await this.#reading;
-      if (this.#writeError !== undefined) {
-        throw new ProcessError(
-          `Not everything sent to ${this.peer} could be written: ${
-            (this.#writeError as Error).message
-          }`,
-          { cause: this.#writeError },
-        );
-      }
+      if (this.#writeError !== undefined) throw this.#brokenError("close");
     })();
     return this.#closing;
+  }
+
+  /** A socket belongs to this program: it cannot go to a process. */
+  share(context: ReduceContext): TransportState {
+    throw new TypeError(
+      `Cannot send ${context.path}: it is ${this.name}, which cannot be given to a process (a socket belongs to the thread that opened it): call Client() in that process instead`,
+    );
+  }
+
+  async #receive<R>(
+    wait: Wait,
+    consume: (payload: Uint8Array) => R,
+    check: ((payload: Uint8Array) => void) | undefined,
+    limit = this.#limit,
+    limitName = LIMIT_NAME,
+  ): Promise<R | Ending> {
+    this.#checkOpen("receive");
+    let holding = false;
+    try {
+      while (true) {
+        let frame: Uint8Array | undefined;
+        try {
+          frame = this.#reader.peek(limit, limitName);
+        } catch (error) {
+          this.shutdown().catch(() => {});
+          throw error;
+        }
+        if (frame !== undefined) {
+          check?.(frame);
+          this.#reader.skip();
+          return consume(frame);
+        }
+        if (this.#ended) throw this.#endError();
+        if (wait.deadline <= performance.now()) {
+          wait.signal?.throwIfAborted();
+          return TIMED_OUT;
+        }
+        if (!holding) {
+          holding = true;
+          this.#hold(1);
+        }
+        const filled = await within(this.#fill(), wait, () => TIMED_OUT);
+        if (filled === TIMED_OUT) return TIMED_OUT;
+        this.#checkOpen("receive");
+      }
+    } finally {
+      if (holding) this.#hold(-1);
+    }
+  }
+
+  /** Refuses, for recv(), a frame that no send() of this module wrote. */
+  #checkValue(payload: Uint8Array): void {
+    if (isValueMessage(payload)) return;
+    throw new ProcessError(
+      `Cannot recv(): the next message from ${this.#peer} is not one this module's send() wrote (${
+        payload.length === 0 ? "it is empty" : `its first byte is ${payload[0]}`
+      }): it was sent with sendBytes(), or by a Python peer's send(), which pickles; receive it with recvBytes()`,
+    );
   }
 
   async #untilReady(waiter: { waiting: boolean }): Promise<boolean> {
@@ -183,7 +308,7 @@ export class SocketTransport implements FrameChannel {
   }
 
   #ready(): boolean {
-    return this.#ended || this.#reader.complete(this.maxMessageSize);
+    return this.#ended || this.#reader.complete(this.#limit);
   }
 
   #fill(): Promise<void> {
@@ -206,19 +331,24 @@ export class SocketTransport implements FrameChannel {
 
   #endError(): Error {
     const cause = this.#readError;
+    const why = cause ? ` (${(cause as Error).message})` : "";
     if (this.#reader.partial) {
       return new ProcessError(
-        `The peer ${this.peer} closed the connection in the middle of a message (${this.#reader.describePartial()} had arrived)${
-          cause ? `: ${(cause as Error).message}` : ""
-        }`,
+        `The peer ${this.#peer} closed the connection in the middle of a message (${this.#reader.describePartial()} had arrived)${why}`,
         { cause },
       );
     }
     return new EOFError(
-      `The peer ${this.peer} closed the connection and nothing is left to receive${
-        cause ? ` (${(cause as Error).message})` : ""
-      }`,
+      `The peer ${this.#peer} closed the connection and nothing is left to receive${why}`,
       { cause },
+    );
+  }
+
+  #brokenError(method: string): ProcessError {
+    const error = this.#writeError as Error;
+    return new ProcessError(
+      `Cannot ${method}(): broken pipe, a message queued for ${this.#peer} could not be written (${error?.message}): the connection is broken`,
+      { cause: error },
     );
   }
 
@@ -253,9 +383,9 @@ export class SocketTransport implements FrameChannel {
     }
   }
 
-  #checkOpen(action: string): void {
+  #checkOpen(method: string): void {
     if (this.#closed) {
-      throw new ProcessError(`Cannot ${action}: the connection is closed`);
+      throw new ProcessError(`Cannot ${method}(): this end is closed`);
     }
   }
 }

@@ -10,7 +10,7 @@ import { within } from "../core/wait.ts";
 import { checkedSignal, checkTimeout } from "../core/wait.ts";
 import { TimeoutError } from "../errors.ts";
 import { answerChallenge, deliverChallenge } from "./_auth.ts";
-import { SocketConnection } from "./_socket_connection.ts";
+import { Connection } from "./connection.ts";
 import { netError, tlsError } from "./_socket_errors.ts";
 import {
   type Checked,
@@ -76,9 +76,9 @@ export type ClientOptions =
  * server.close();
  * ```
  */
-export async function Client(
+export async function Client<T = any>(
   options: ClientOptions,
-): Promise<SocketConnection<any>> {
+): Promise<Connection<T>> {
   const checked = checkSocketOptions(options, "connect");
   const { timeout, signal } = options ?? {};
   const ms = checkTimeout("options.timeout", timeout);
@@ -94,10 +94,10 @@ export async function Client(
         `Cannot connect to ${checked.where}: no connection within ${ms} ms`,
       );
     });
-    return new SocketConnection(transport);
+    return new Connection(transport);
   } catch (error) {
     attempt.cancelled = true;
-    attempt.transport?.close().catch(() => {});
+    attempt.transport?.shutdown().catch(() => {});
     connecting.catch(() => {}); // its own end is handled by `cancelled`
     throw error;
   }
@@ -133,7 +133,7 @@ async function connect(
   const transport = new SocketTransport(conn, where, maxMessageSize);
   attempt.transport = transport;
   if (attempt.cancelled) {
-    await transport.close().catch(() => {});
+    await transport.shutdown().catch(() => {});
     throw new TimeoutError(`Connecting to ${where} was given up`);
   }
   try {
@@ -150,7 +150,7 @@ async function connect(
     }
     return transport;
   } catch (error) {
-    await transport.close().catch(() => {});
+    await transport.shutdown().catch(() => {});
     throw error;
   }
 }

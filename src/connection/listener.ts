@@ -10,7 +10,7 @@ import { describe } from "../core/describe.ts";
 import { waitOf, type WaitOptions } from "../core/wait.ts";
 import { ProcessError, TimeoutError } from "../errors.ts";
 import { answerChallenge, deliverChallenge } from "./_auth.ts";
-import { SocketConnection } from "./_socket_connection.ts";
+import { Connection } from "./connection.ts";
 import { netError, tlsError } from "./_socket_errors.ts";
 import {
   type Address,
@@ -54,7 +54,7 @@ export type ListenerOptions =
   & SocketOptions;
 
 type Outcome =
-  | { connection: SocketConnection<any> }
+  | { connection: Connection<any> }
   | { error: unknown };
 
 interface Waiter {
@@ -165,7 +165,7 @@ export class Listener {
    * signal's reason on abort, and with a `ProcessError` once the listener
    * is closed.
    */
-  accept(options?: WaitOptions | number): Promise<SocketConnection<any>> {
+  accept<T = any>(options?: WaitOptions | number): Promise<Connection<T>> {
     try {
       const wait = waitOf("accept()", options);
       if (this.#closed) {
@@ -236,7 +236,7 @@ export class Listener {
       this.#listener.close();
     } catch { /* already closed */ }
     for (const transport of this.#authenticating) {
-      transport.close().catch(() => {});
+      transport.shutdown().catch(() => {});
     }
     for (const outcome of this.#ready.splice(0)) {
       if ("connection" in outcome) outcome.connection.close();
@@ -316,9 +316,9 @@ export class Listener {
         await deliverChallenge(transport, authkey);
         await answerChallenge(transport, authkey);
       }
-      outcome = { connection: new SocketConnection(transport) };
+      outcome = { connection: new Connection(transport) };
     } catch (error) {
-      transport.close().catch(() => {});
+      transport.shutdown().catch(() => {});
       outcome = { error };
     } finally {
       this.#authenticating.delete(transport);
@@ -338,7 +338,7 @@ export class Listener {
   }
 }
 
-function unwrap(outcome: Outcome): SocketConnection<any> {
+function unwrap(outcome: Outcome): Connection<any> {
   if ("error" in outcome) throw outcome.error;
   return outcome.connection;
 }
