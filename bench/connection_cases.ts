@@ -11,14 +11,14 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(): Promise<Server> {
+async function startServer(program = "_connection_echo.ts"): Promise<Server> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--no-lock",
       "--allow-read",
       "--allow-net=127.0.0.1",
-      new URL("./_connection_echo.ts", import.meta.url).pathname,
+      new URL(program, import.meta.url).pathname,
     ],
     stdin: "piped",
     stdout: "piped",
@@ -77,6 +77,36 @@ export const cases: CompareCase[] = [
         for (let i = 0; i < 2000; i++) {
           conn.send(i);
           await conn.recv();
+        }
+        rounds.push((performance.now() - t) * 1000 / 2000);
+      }
+      conn.close();
+      await server.stop();
+      return median(rounds);
+    },
+  },
+  {
+    name:
+      "TCP round trip of 7 raw bytes with Deno.connect (no framing, no codec: the runtime's floor)",
+    unit: "µs",
+    better: "lower",
+    async deno() {
+      const server = await startServer("_tcp_echo.ts");
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+      });
+      conn.setNoDelay(true);
+      const message = new Uint8Array([0, 0, 0, 3, 1, 2, 3]);
+      const buffer = new Uint8Array(64 * 1024);
+      const rounds: number[] = [];
+      for (let r = 0; r < 20; r++) {
+        const t = performance.now();
+        for (let i = 0; i < 2000; i++) {
+          await conn.write(message);
+          for (let got = 0; got < message.length;) {
+            got += (await conn.read(buffer)) ?? message.length;
+          }
         }
         rounds.push((performance.now() - t) * 1000 / 2000);
       }

@@ -45,6 +45,18 @@ import {
 const MAX_KEPT = 4 * 1024 * 1024;
 const LIMIT_NAME = "maxMessageSize";
 
+/**
+ * A connection dropped without `close()` closes its socket when collected,
+ * as a Python connection closes its handle: the peer then sees EOF instead
+ * of waiting forever. (While a read or a write is in flight, the op holds
+ * the transport: it is not collected.)
+ */
+const dropped = new FinalizationRegistry<Deno.Conn>((conn) => {
+  try {
+    conn.close();
+  } catch { /* closed already */ }
+});
+
 /** Frames over one socket. */
 export class SocketTransport extends Transport implements FrameChannel {
   readonly name: string;
@@ -82,6 +94,7 @@ export class SocketTransport extends Transport implements FrameChannel {
     this.name = `a socket connection with ${peer}`;
     this.leavesProgram = this.name;
     conn.unref();
+    dropped.register(this, conn, this);
   }
 
   /** Whether {@linkcode SocketTransport.close} was called. */
@@ -230,6 +243,7 @@ export class SocketTransport extends Transport implements FrameChannel {
   shutdown(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
     this.#closed = true;
+    dropped.unregister(this);
     this.#closing = (async () => {
       await this.#flushing;
       try {

@@ -1,5 +1,8 @@
 // Helpers for tests/connection: a Python peer (_python_peer.py) to talk to,
-// and a CA with a leaf certificate for 127.0.0.1 made with openssl.
+// raw sockets for peers that misbehave, and a CA with a leaf certificate for
+// 127.0.0.1 made with openssl.
+
+import type { Listener } from "../../mod.ts";
 
 /** A running `python3 _python_peer.py …`, read one JSON line at a time. */
 export class PythonPeer {
@@ -167,5 +170,41 @@ export async function makeCertificates(): Promise<Certificates> {
     };
   } finally {
     await run("rm", ["-rf", dir]);
+  }
+}
+
+/** UTF-8 text of bytes. */
+export const text = (bytes: Uint8Array): string =>
+  new TextDecoder().decode(bytes);
+
+/** UTF-8 bytes of text. */
+export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** The port a TCP listener listens on. */
+export function portOf(listener: Listener): number {
+  return (listener.address as { port: number }).port;
+}
+
+/** A raw TCP connection to `listener`, for peers that misbehave. */
+export function raw(listener: Listener): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port: portOf(listener) });
+}
+
+/** Python's framing of `payload`. */
+export function frame(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + payload.length);
+  new DataView(out.buffer).setInt32(0, payload.length);
+  out.set(payload, 4);
+  return out;
+}
+
+/** Reads from `conn` until it ends; returns all it got. */
+export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  const chunks: number[] = [];
+  const buffer = new Uint8Array(4096);
+  while (true) {
+    const n = await conn.read(buffer).catch(() => null);
+    if (n === null) return new Uint8Array(chunks);
+    chunks.push(...buffer.subarray(0, n));
   }
 }
