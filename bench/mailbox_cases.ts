@@ -58,6 +58,24 @@ export async function consumer(
   await done.put(count);
 }
 
+/** Says it is ready, then answers every message with `await recv()`. */
+export async function asyncEcho(conn: Connection, go: Int32Array) {
+  Atomics.add(go, 1, 1);
+  try {
+    while (true) conn.send(await conn.recv());
+  } catch { /* EOF */ }
+}
+
+/** Says it is ready, waits for "go", then `await q.put()`s `n` numbers. */
+export async function awaitPutter(
+  q: Queue<number>,
+  go: Int32Array,
+  n: number,
+): Promise<void> {
+  await ready(go);
+  for (let i = 0; i < n; i++) await q.put(i);
+}
+
 /** Answers each array it receives with its length, until EOF. */
 export async function bigReceiver(conn: Connection): Promise<void> {
   try {
@@ -65,7 +83,14 @@ export async function bigReceiver(conn: Connection): Promise<void> {
   } catch { /* EOF */ }
 }
 
-registerTargets(import.meta, { echoBack, producer, consumer, bigReceiver });
+registerTargets(import.meta, {
+  echoBack,
+  producer,
+  consumer,
+  bigReceiver,
+  asyncEcho,
+  awaitPutter,
+});
 
 async function whenReady(go: Int32Array, n: number): Promise<void> {
   const keepAlive = setInterval(() => {}, 1000);
@@ -165,6 +190,64 @@ export const cases: CompareCase[] = [
       here.close();
       await p.join();
       return median(rounds);
+    },
+  },
+  {
+    name:
+      "Pipe round trip, await recv() on both sides, timed from the first call",
+    unit: "µs",
+    better: "lower",
+    python: [{
+      label: "fork",
+      script: "mailbox_cases.py",
+      case: "pipe_rtt_first",
+    }],
+    async deno() {
+      // As users write it: no warm-up round; the child is up (it said so
+      // through shared memory), and the first timed call is the first.
+      const [here, there] = Pipe<number>();
+      const go = new Int32Array(new SharedArrayBuffer(8));
+      const p = new Process({ target: asyncEcho, args: [there, go] });
+      p.start();
+      there.close();
+      await whenReady(go, 1);
+      const t = performance.now();
+      for (let i = 0; i < 2000; i++) {
+        here.send(i);
+        await here.recv();
+      }
+      const us = (performance.now() - t) * 1000 / 2000;
+      here.close();
+      await p.join();
+      return us;
+    },
+  },
+  {
+    name:
+      "Queue 1 → 1, await put() in a process, await get() here, from the first call",
+    unit: "items/s",
+    better: "higher",
+    python: [{
+      label: "fork",
+      script: "mailbox_cases.py",
+      case: "queue_await_first",
+    }],
+    async deno() {
+      const n = 200_000;
+      const q = new Queue<number>();
+      const go = new Int32Array(new SharedArrayBuffer(8));
+      const p = new Process({ target: awaitPutter, args: [q, go, n] });
+      p.start();
+      await whenReady(go, 1);
+      const t = performance.now();
+      Atomics.store(go, 0, 1);
+      Atomics.notify(go, 0);
+      for (let i = 0; i < n; i++) {
+        if (await q.get() !== i) throw new Error("out of order");
+      }
+      const rate = n / ((performance.now() - t) / 1000);
+      await p.join();
+      return rate;
     },
   },
   {

@@ -105,7 +105,60 @@ def pipe_64mib():
     return statistics.median(times)
 
 
+def async_echo(conn, other, ready):
+    other.close()
+    ready.set()
+    try:
+        while True:
+            conn.send(conn.recv())
+    except EOFError:
+        pass
+
+
+def pipe_rtt_first():
+    here, there = ctx.Pipe()
+    ready = ctx.Event()
+    p = ctx.Process(target=async_echo, args=(there, here, ready))
+    p.start()
+    there.close()
+    ready.wait()
+    t = time.perf_counter()
+    for i in range(2000):
+        here.send(i)
+        here.recv()
+    us = (time.perf_counter() - t) * 1e6 / 2000
+    here.close()
+    p.join()
+    return us
+
+
+def await_putter(q, ready, go, n):
+    ready.release()
+    go.wait()
+    for i in range(n):
+        q.put(i)
+
+
+def queue_await_first():
+    n = 200_000
+    q = ctx.Queue()
+    ready = ctx.Semaphore(0)
+    go = ctx.Event()
+    p = ctx.Process(target=await_putter, args=(q, ready, go, n))
+    p.start()
+    ready.acquire()
+    t = time.perf_counter()
+    go.set()
+    for i in range(n):
+        assert q.get() == i
+    rate = n / (time.perf_counter() - t)
+    p.join()
+    return rate
+
+
 CASES = {
+    "pipe_rtt_first": pipe_rtt_first,
+    "queue_await_first": queue_await_first,
     "pipe_rtt": pipe_rtt,
     "queue_1_1": lambda: statistics.median([queue_rate(1, 1, 200_000) for _ in range(3)]),
     "queue_2_2": lambda: statistics.median([queue_rate(2, 2, 200_000) for _ in range(3)]),

@@ -64,20 +64,134 @@ export function viewKind(view: ArrayBufferView): number {
 
 /** Elements per array written as tags; longer arrays take the V8 format. */
 const MAX_TAG_ARRAY = 16_384;
+/** Objects the encoder remembers in a list before it uses a Set. */
+const SEEN_LIST = 8;
+
+/** Index keys as Object.keys spells them, kept for small arrays. */
+const INDEX_STRINGS = Array.from({ length: 256 }, (_, i) => String(i));
+
+function indexString(i: number): string {
+  return i < INDEX_STRINGS.length ? INDEX_STRINGS[i] : String(i);
+}
+
 /** Nesting depth written as tags; deeper values take the V8 format. */
 const MAX_TAG_DEPTH = 128;
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
+/**
+ * Writes `value` if it is a primitive the tag format carries (a number, a
+ * string, a boolean, `undefined`, `null`); returns whether it did. The
+ * common small message then needs no encoder at all.
+ */
+export function writePrimitive(value: unknown, out: Writer): boolean {
+  switch (typeof value) {
+    case "number":
+      writeNumber(value, out);
+      return true;
+    case "string":
+      writeString(value, out);
+      return true;
+    case "boolean":
+      out.reserve(1);
+      out.bytes[out.length++] = value ? T_TRUE : T_FALSE;
+      return true;
+    case "undefined":
+      out.reserve(1);
+      out.bytes[out.length++] = T_UNDEFINED;
+      return true;
+    case "object":
+      if (value !== null) return false;
+      out.reserve(1);
+      out.bytes[out.length++] = T_NULL;
+      return true;
+    default:
+      return false;
+  }
+}
+
+function writeNumber(value: number, out: Writer): void {
+  out.reserve(9);
+  const bytes = out.bytes;
+  const at = out.length;
+  if ((value | 0) === value && !Object.is(value, -0)) {
+    bytes[at] = T_INT;
+    bytes[at + 1] = value;
+    bytes[at + 2] = value >> 8;
+    bytes[at + 3] = value >> 16;
+    bytes[at + 4] = value >> 24;
+    out.length = at + 5;
+  } else {
+    bytes[at] = T_FLOAT;
+    out.view.setFloat64(at + 1, value, true);
+    out.length = at + 9;
+  }
+}
+
+function writeLength(bytes: Uint8Array, at: number, n: number): void {
+  bytes[at] = n;
+  bytes[at + 1] = n >>> 8;
+  bytes[at + 2] = n >>> 16;
+  bytes[at + 3] = n >>> 24;
+}
+
+function writeString(value: string, out: Writer): void {
+  const n = value.length;
+  out.reserve(5 + n);
+  const bytes = out.bytes;
+  const tagAt = out.length;
+  const start = tagAt + 5;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0xff) break;
+    bytes[start + i] = c;
+  }
+  if (i === n) {
+    bytes[tagAt] = T_LATIN1;
+    writeLength(bytes, tagAt + 1, n);
+    out.length = start + n;
+    return;
+  }
+  if (value.isWellFormed()) {
+    out.reserve(5 + n * 3);
+    const { written } = utf8.encodeInto(
+      value,
+      out.bytes.subarray(tagAt + 5),
+    );
+    out.bytes[tagAt] = T_UTF8;
+    writeLength(out.bytes, tagAt + 1, written);
+    out.length = tagAt + 5 + written;
+    return;
+  }
+  // Lone surrogates survive a structured clone; UTF-8 would replace them.
+  out.reserve(5 + n * 2);
+  out.bytes[tagAt] = T_UTF16;
+  writeLength(out.bytes, tagAt + 1, n);
+  let at = tagAt + 5;
+  for (let j = 0; j < n; j++, at += 2) {
+    out.view.setUint16(at, value.charCodeAt(j), true);
+  }
+  out.length = at;
+}
+
 export class TagEncoder {
   readonly out: Writer;
   readonly moving: readonly ArrayBuffer[];
   sidecar: Sidecar | undefined;
   /** Objects written so far: a second sight is a shared reference. */
-  readonly seen = new Set<object>();
-  /** Registered objects' states, kept for the V8 format if it takes over. */
-  readonly states: Map<object, unknown>;
+  /**
+   * Objects written so far (a second sight is a shared reference): a short
+   * list first, a Set past SEEN_LIST of them — most messages hold few.
+   */
+  #seenList: object[] = [];
+  #seen: Set<object> | undefined;
+  /**
+   * Registered objects' states, kept for the V8 format if it takes over
+   * (made on the first registered object).
+   */
+  states: Map<object, unknown> | undefined;
 
   /** The receiver's pid, and whether the channel carries bytes only. */
   readonly channel: Channel;
@@ -85,7 +199,7 @@ export class TagEncoder {
   constructor(
     out: Writer,
     moving: readonly ArrayBuffer[],
-    states: Map<object, unknown>,
+    states: Map<object, unknown> | undefined,
     channel: Channel = {},
   ) {
     this.out = out;
@@ -137,64 +251,31 @@ export class TagEncoder {
   }
 
   number(value: number): void {
-    const out = this.out;
-    out.reserve(9);
-    if ((value | 0) === value && !Object.is(value, -0)) {
-      out.bytes[out.length] = T_INT;
-      out.view.setInt32(out.length + 1, value, true);
-      out.length += 5;
-    } else {
-      out.bytes[out.length] = T_FLOAT;
-      out.view.setFloat64(out.length + 1, value, true);
-      out.length += 9;
-    }
+    writeNumber(value, this.out);
   }
 
   string(value: string): void {
-    const out = this.out;
-    const n = value.length;
-    out.reserve(5 + n);
-    const bytes = out.bytes;
-    const tagAt = out.length;
-    const start = tagAt + 5;
-    let i = 0;
-    for (; i < n; i++) {
-      const c = value.charCodeAt(i);
-      if (c > 0xff) break;
-      bytes[start + i] = c;
+    writeString(value, this.out);
+  }
+
+  /** Records `value` as written; returns whether it was already. */
+  #sawBefore(value: object): boolean {
+    const seen = this.#seen;
+    if (seen !== undefined) {
+      if (seen.has(value)) return true;
+      seen.add(value);
+      return false;
     }
-    if (i === n) {
-      bytes[tagAt] = T_LATIN1;
-      out.view.setUint32(tagAt + 1, n, true);
-      out.length = start + n;
-      return;
-    }
-    if (value.isWellFormed()) {
-      out.reserve(5 + n * 3);
-      const { written } = utf8.encodeInto(
-        value,
-        out.bytes.subarray(tagAt + 5),
-      );
-      out.bytes[tagAt] = T_UTF8;
-      out.view.setUint32(tagAt + 1, written, true);
-      out.length = tagAt + 5 + written;
-      return;
-    }
-    // Lone surrogates survive a structured clone; UTF-8 would replace them.
-    out.reserve(5 + n * 2);
-    out.bytes[tagAt] = T_UTF16;
-    out.view.setUint32(tagAt + 1, n, true);
-    let at = tagAt + 5;
-    for (let j = 0; j < n; j++, at += 2) {
-      out.view.setUint16(at, value.charCodeAt(j), true);
-    }
-    out.length = at;
+    const list = this.#seenList;
+    if (list.includes(value)) return true;
+    if (list.length < SEEN_LIST) list.push(value);
+    else this.#seen = new Set([...list, value]);
+    return false;
   }
 
   object(value: object, depth: number): void {
     if (depth > MAX_TAG_DEPTH) throw FALLBACK;
-    if (this.seen.has(value)) throw FALLBACK; // shared or cyclic
-    this.seen.add(value);
+    if (this.#sawBefore(value)) throw FALLBACK; // shared or cyclic
     const proto = Object.getPrototypeOf(value);
     if (proto === Array.prototype) return this.array(value as unknown[], depth);
     if (proto === Object.prototype || proto === null) {
@@ -222,7 +303,7 @@ export class TagEncoder {
       this.tag(T_REDUCED);
       this.string(reducer.name);
       const state = reducer.reduce(value, this.context());
-      this.states.set(value, state);
+      (this.states ??= new Map()).set(value, state);
       return this.write(state, depth + 1);
     }
     throw FALLBACK; // Map, Set, RegExp, errors, boxed primitives, refused
@@ -235,7 +316,7 @@ export class TagEncoder {
     // Object.keys lists indexes first, in order: n keys ending at n - 1 are
     // exactly 0..n-1 (a hole and an extra property cannot cancel out).
     const keys = Object.keys(array);
-    if (keys.length !== n || (n > 0 && keys[n - 1] !== String(n - 1))) {
+    if (keys.length !== n || (n > 0 && keys[n - 1] !== indexString(n - 1))) {
       throw FALLBACK;
     }
     this.tag(T_ARRAY);
@@ -277,9 +358,8 @@ export class TagEncoder {
     if (
       (buffer as ArrayBuffer).resizable || (buffer as ArrayBuffer).detached ||
       view.byteOffset !== 0 || view.byteLength !== buffer.byteLength ||
-      this.seen.has(buffer)
+      this.#sawBefore(buffer)
     ) throw FALLBACK;
-    this.seen.add(buffer);
     const n = view.byteLength;
     const out = this.out;
     out.reserve(6 + n);
@@ -339,23 +419,34 @@ export class TagEncoder {
 
 export class TagDecoder {
   readonly bytes: Uint8Array;
-  readonly view: DataView;
   readonly sidecar: Sidecar;
   /** Names the channel when the message came from outside the program. */
   readonly outside: string | undefined;
   at = 1; // after the format byte
+  #view: DataView | undefined;
 
   constructor(bytes: Uint8Array, sidecar: Sidecar, outside?: string) {
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.sidecar = sidecar;
     this.outside = outside;
   }
 
+  /** Made on first use: most small messages need none. */
+  get view(): DataView {
+    return this.#view ??= new DataView(
+      this.bytes.buffer,
+      this.bytes.byteOffset,
+      this.bytes.byteLength,
+    );
+  }
+
   u32(): number {
-    const n = this.view.getUint32(this.at, true);
-    this.at += 4;
-    return n;
+    const b = this.bytes;
+    const at = this.at;
+    this.at = at + 4;
+    return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) |
+      (b[at + 3] << 24)) >>>
+      0;
   }
 
   f64(): number {
@@ -376,9 +467,10 @@ export class TagDecoder {
       case T_FALSE:
         return false;
       case T_INT: {
-        const n = this.view.getInt32(this.at, true);
-        this.at += 4;
-        return n;
+        const b = this.bytes;
+        const at = this.at;
+        this.at = at + 4;
+        return b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24);
       }
       case T_FLOAT:
         return this.f64();
@@ -501,6 +593,14 @@ function unitsToString(
   start: number,
   n: number,
 ): string {
+  if (n <= 16) {
+    // Short strings (keys, mostly): a loop beats building an argument list.
+    let text = "";
+    for (let i = start; i < start + n; i++) {
+      text += String.fromCharCode(units[i]);
+    }
+    return text;
+  }
   if (n <= 1024) {
     return String.fromCharCode.apply(
       null,

@@ -41,7 +41,12 @@ import {
   type Sidecar,
   Writer,
 } from "./_message.ts";
-import { FALLBACK, TagDecoder, TagEncoder } from "./_tag_format.ts";
+import {
+  FALLBACK,
+  TagDecoder,
+  TagEncoder,
+  writePrimitive,
+} from "./_tag_format.ts";
 import { decodeV8, encodeV8 } from "./_v8_format.ts";
 
 export { FORMAT_BYTES, type Sidecar, Writer };
@@ -79,19 +84,20 @@ export function encode(
   out: Writer,
   options: EncodeOptions,
 ): Sidecar | undefined {
-  const moving = options.transfer ?? NONE;
-  const states = new Map<object, unknown>();
-  const encoder = new TagEncoder(out, moving, states, options);
   out.length = 0;
   out.reserve(1);
   out.bytes[out.length++] = FORMAT_TAGS;
+  // A primitive needs no encoder state (the common small message).
+  if (writePrimitive(value, out)) return undefined;
+  const moving = options.transfer ?? NONE;
+  const encoder = new TagEncoder(out, moving, undefined, options);
   try {
     encoder.write(value, 0);
     return encoder.sidecar;
   } catch (error) {
     if (error !== FALLBACK) throw error;
   }
-  return encodeV8(value, out, options, moving, states);
+  return encodeV8(value, out, options, moving, encoder.states ?? new Map());
 }
 
 /** Encodes raw bytes (a `sendBytes` message) into `out`. */

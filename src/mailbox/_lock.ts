@@ -195,9 +195,13 @@ function replay(cells: Int32Array, base: number): void {
 }
 
 function apply(cells: Int32Array, base: number, n: number): void {
+  // Plain stores: the lock's release (an atomic store) publishes them to
+  // the next holder, and the few cells read without the lock (a ring's
+  // count, an end's total) are single Int32s, whose reads never tear. The
+  // atomic stores of the commit count around them keep their order for a
+  // takeover: a holder that dies leaves what it stored in memory.
   for (let i = 0, at = base + JOURNAL; i < n; i++, at += 2) {
-    // Atomic stores: some of these cells are read without the lock.
-    Atomics.store(cells, cells[at], cells[at + 1]);
+    cells[cells[at]] = cells[at + 1];
   }
 }
 

@@ -9,10 +9,10 @@
 // garbage collection, or its process's end) drops the copy, and the queue's
 // memory goes once no live process holds one.
 
-import { decode, encode, Writer } from "../core/codec.ts";
+import { decode, encode, type EncodeOptions, Writer } from "../core/codec.ts";
 import type { ReduceContext } from "../core/reduction.ts";
 import { describe } from "../core/describe.ts";
-import { waitOf } from "../core/wait.ts";
+import { type Wait, waitOf } from "../core/wait.ts";
 import { Empty, Full, ProcessError } from "../errors.ts";
 import {
   AGAIN,
@@ -50,6 +50,9 @@ let inbox = new Writer();
 /** Larger scratch buffers are dropped after use rather than kept. */
 const SCRATCH_KEPT = 1 << 20;
 
+/** The wait of a call without options: no limit. */
+const NO_LIMIT: Wait = Object.freeze({ deadline: Infinity });
+
 /** Stands for the state of a queue being revived, in place of `maxsize`. */
 export class Adoption {
   constructor(readonly box: QueueBox) {}
@@ -62,6 +65,7 @@ export class QueueBox {
   readonly joinable: boolean;
   /** `null`: born closed (its last holders closed it while it travelled). */
   readonly #box: Mailbox | null;
+  readonly #encoding: EncodeOptions;
   #closed: boolean;
   #collect: object | undefined;
 
@@ -76,6 +80,7 @@ export class QueueBox {
     this.maxsize = maxsize;
     this.joinable = joinable;
     this.#closed = box === null;
+    this.#encoding = { path: "item", bytesOnly: `a ${name}` };
   }
 
   /** Makes the handle's copy drop when `owner` is garbage-collected. */
@@ -110,6 +115,7 @@ export class QueueBox {
   #tryPut(
     method: string,
     bytes: Uint8Array,
+    length: number,
     brief: boolean,
   ): boolean | typeof BUSY {
     const box = this.#checkOpen(method);
@@ -117,7 +123,7 @@ export class QueueBox {
       box.heap,
       this.#ring(),
       bytes,
-      bytes.length,
+      length,
       0,
       this.maxsize,
       this.joinable,
@@ -125,10 +131,11 @@ export class QueueBox {
     );
   }
 
-  #encode(method: string, item: unknown): Uint8Array {
+  /** Encodes `item` into the outbox; returns its length. */
+  #encode(method: string, item: unknown): number {
     this.#checkOpen(method);
-    encode(item, outbox, { path: "item", bytesOnly: `a ${this.name}` });
-    return outbox.written();
+    encode(item, outbox, this.#encoding);
+    return outbox.length;
   }
 
   #full(timeout: number | undefined): Full {
@@ -145,11 +152,12 @@ export class QueueBox {
    */
   put(item: unknown, options: unknown): Promise<void> {
     try {
-      const wait = waitOf("put", options);
-      const bytes = this.#encode("put", item);
+      const wait = options === undefined ? NO_LIMIT : waitOf("put", options);
+      const length = this.#encode("put", item);
+      const bytes = outbox.bytes;
       let first: boolean | typeof BUSY;
       try {
-        first = this.#tryPut("put", bytes, true);
+        first = this.#tryPut("put", bytes, length, true);
       } finally {
         if (outbox.bytes.length > SCRATCH_KEPT) outbox = new Writer();
       }
@@ -158,14 +166,14 @@ export class QueueBox {
         throw this.#full(undefined);
       }
       wait.signal?.throwIfAborted();
-      const kept = bytes.slice(); // the outbox is reused meanwhile
+      const kept = bytes.slice(0, length); // the outbox is reused meanwhile
       return this.#box!.wait(
         0,
         GETS,
         PUT_WAITERS,
         wait,
         () => {
-          const done = this.#tryPut("put", kept, true);
+          const done = this.#tryPut("put", kept, length, true);
           return done === BUSY ? BUSY : done ? undefined : AGAIN;
         },
         () => {
@@ -179,17 +187,18 @@ export class QueueBox {
 
   /** The blocking form of {@linkcode QueueBox.put}. */
   putSync(item: unknown, options: unknown): void {
-    const wait = waitOf("putSync", options);
-    const bytes = this.#encode("putSync", item);
+    const wait = options === undefined ? NO_LIMIT : waitOf("putSync", options);
+    const length = this.#encode("putSync", item);
+    const bytes = outbox.bytes;
     try {
-      if (this.#tryPut("putSync", bytes, false)) return;
+      if (this.#tryPut("putSync", bytes, length, false)) return;
       if (wait.deadline <= performance.now()) throw this.#full(undefined);
       this.#box!.waitSync(
         0,
         GETS,
         PUT_WAITERS,
         wait.deadline,
-        () => this.#tryPut("putSync", bytes, false) ? undefined : AGAIN,
+        () => this.#tryPut("putSync", bytes, length, false) ? undefined : AGAIN,
         () => {
           throw this.#full(timeoutOf(options));
         },
@@ -215,7 +224,7 @@ export class QueueBox {
   /** Takes the first item, waiting for one as `options` allow. */
   get(options: unknown): Promise<unknown> {
     try {
-      const wait = waitOf("get", options);
+      const wait = options === undefined ? NO_LIMIT : waitOf("get", options);
       const first = this.#tryGet("get", true);
       if (first !== AGAIN && first !== BUSY) return Promise.resolve(first);
       if (first === AGAIN && wait.deadline <= performance.now()) {
@@ -241,7 +250,7 @@ export class QueueBox {
 
   /** The blocking form of {@linkcode QueueBox.get}. */
   getSync(options: unknown): unknown {
-    const wait = waitOf("getSync", options);
+    const wait = options === undefined ? NO_LIMIT : waitOf("getSync", options);
     const first = this.#tryGet("getSync", false);
     if (first !== AGAIN) return first;
     if (wait.deadline <= performance.now()) {

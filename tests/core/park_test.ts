@@ -81,3 +81,42 @@ Deno.test("retry calls its attempt until it gives a value", async () => {
   setTimeout(() => bump(cells, 0), 4);
   assert.equal(await result, "done");
 });
+
+Deno.test("waitUntil with options.also wakes when the other cell changes", async () => {
+  const cells = new Int32Array(new SharedArrayBuffer(8));
+  let flag = false;
+  const waited = waitUntil(cells, 0, () => flag, Infinity, undefined, {
+    slice: 60_000,
+    also: { cells, index: 1 },
+  });
+  setTimeout(() => {
+    flag = true;
+    bump(cells, 1); // not the cell it parks on
+  }, 5);
+  const start = performance.now();
+  assert.equal(await waited, true);
+  assert.ok(performance.now() - start < 5_000);
+});
+
+Deno.test("waitUntil with options.slice re-checks an un-notified condition after one slice", async () => {
+  const cells = new Int32Array(new SharedArrayBuffer(4));
+  let flag = false;
+  setTimeout(() => flag = true, 5); // nobody wakes the cell
+  const start = performance.now();
+  assert.equal(
+    await waitUntil(cells, 0, () => flag, Infinity, undefined, { slice: 20 }),
+    true,
+  );
+  assert.ok(performance.now() - start < 5_000);
+});
+
+Deno.test("an aborted wait watching a second cell leaves no waiter behind", async () => {
+  const cells = new Int32Array(new SharedArrayBuffer(8));
+  const controller = new AbortController();
+  const waited = waitUntil(cells, 0, () => false, Infinity, controller.signal, {
+    also: { cells, index: 1 },
+  });
+  controller.abort("stop");
+  await assert.rejects(waited, (e) => e === "stop");
+  bump(cells, 1); // fires the watcher with nobody left on it
+});

@@ -193,3 +193,14 @@ export async function putPipeEndAndEnd(out: Queue<unknown>): Promise<void> {
 }
 
 registerTargets(import.meta, { makeQueuesAndEnd, putPipeEndAndEnd });
+
+/** Forwards every item from `input` to `output` until `input` is closed. */
+export async function forwardAll(
+  input: Queue<unknown>,
+  output: Queue<unknown>,
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) await output.put(await input.get());
+}
+
+registerTargets(import.meta, { forwardAll });
