@@ -15,7 +15,6 @@
 //   like Python 3.12, accepts a raw HMAC-MD5 answer to its own challenge
 //   (a 3.11 peer computes it over the whole prefixed message).
 
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { AuthenticationError, EOFError } from "../errors.ts";
 import { describe } from "../core/describe.ts";
 
@@ -97,20 +96,39 @@ function digestOf(message: Uint8Array): [string, Uint8Array] {
   );
 }
 
-function hmac(
+/**
+ * node:crypto, loaded on the first handshake: importing it costs 15–30 ms,
+ * which every process of a program would pay at start otherwise.
+ * (WebCrypto has no MD5 nor SHA-3, which Python's dialects use.)
+ */
+let nodeCrypto: Promise<typeof import("node:crypto")> | undefined;
+
+async function hmac(
   key: Uint8Array,
   message: Uint8Array,
   digest: string,
-): Uint8Array {
+): Promise<Uint8Array> {
+  const { createHmac } = await (nodeCrypto ??= import("node:crypto"));
   const mac = createHmac(DIGESTS.get(digest)!, key).update(message).digest();
   return new Uint8Array(mac.buffer, mac.byteOffset, mac.length);
 }
 
+/** Compares two MACs in time that does not depend on where they differ. */
+function sameMac(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+  return difference === 0;
+}
+
 /** This side's answer to a challenge message. */
-function responseTo(key: Uint8Array, message: Uint8Array): Uint8Array {
+async function responseTo(
+  key: Uint8Array,
+  message: Uint8Array,
+): Promise<Uint8Array> {
   const [digest] = digestOf(message);
-  if (digest === "") return hmac(key, message, "md5");
-  const mac = hmac(key, message, digest);
+  if (digest === "") return await hmac(key, message, "md5");
+  const mac = await hmac(key, message, digest);
   const prefix = ascii(`{${digest}}`);
   const response = new Uint8Array(prefix.length + mac.length);
   response.set(prefix);
@@ -155,8 +173,8 @@ export async function deliverChallenge(
   const response = await receive(channel);
   try {
     const [digest, mac] = digestOf(response);
-    const expected = hmac(key, message, digest || "md5");
-    if (expected.length !== mac.length || !timingSafeEqual(expected, mac)) {
+    const expected = await hmac(key, message, digest || "md5");
+    if (!sameMac(expected, mac)) {
       throw new AuthenticationError(
         "The peer's answer to the authkey challenge was wrong (digest received was wrong): it has a different authkey",
       );
@@ -190,7 +208,7 @@ export async function answerChallenge(
       `The peer's authkey challenge is too short: ${message.length} bytes`,
     );
   }
-  channel.sendFrame(responseTo(key, message));
+  channel.sendFrame(await responseTo(key, message));
   const verdict = await receive(channel);
   if (!equal(verdict, WELCOME)) {
     throw new AuthenticationError(
