@@ -48,6 +48,15 @@ export {
 } from "./src/pool/pool.ts";
 export { Connection, type SendOptions } from "./src/connection/connection.ts";
 export { Pipe } from "./src/connection/pipe.ts";
+export { Listener, type ListenerOptions } from "./src/connection/listener.ts";
+export { Client, type ClientOptions } from "./src/connection/client.ts";
+export type {
+  Address,
+  SocketOptions,
+  TcpAddress,
+  TlsOptions,
+  UnixAddress,
+} from "./src/connection/_socket_options.ts";
 export { type BlockOptions, Queue } from "./src/queues/queue.ts";
 export { JoinableQueue } from "./src/queues/joinable_queue.ts";
 export { SimpleQueue } from "./src/queues/simple_queue.ts";

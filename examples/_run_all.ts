@@ -8,11 +8,18 @@ const programs = [...Deno.readDirSync(here)]
   .filter((name) => name.endsWith(".ts") && !name.startsWith("_"))
   .sort();
 
+/** The flags an example's header asks for ("//   deno run <flags> examples/…"). */
+function flagsOf(name: string): string[] {
+  const text = Deno.readTextFileSync(new URL(name, here));
+  const line = text.match(/^\/\/\s+deno run (.*) examples\//m);
+  return line ? line[1].trim().split(/\s+/) : ["--allow-read"];
+}
+
 let failures = 0;
 for (const name of programs) {
   console.log(`\n=== examples/${name}`);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", new URL(name, here).pathname],
+    args: ["run", ...flagsOf(name), new URL(name, here).pathname],
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();

@@ -173,3 +173,20 @@ export class IndexError extends ProcessError {}
  * ```
  */
 export class ValueError extends ProcessError {}
+
+/**
+ * A handshake failed: the peer of a {@linkcode Listener} or
+ * {@linkcode Client} answered the authkey challenge wrongly, or refused
+ * this side's answer, or its TLS certificate was not trusted (Python's
+ * `multiprocessing.AuthenticationError`). The connection is closed.
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError, ProcessError } from "@seed/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new AuthenticationError("digest received was wrong");
+ * assert.ok(error instanceof ProcessError);
+ * ```
+ */
+export class AuthenticationError extends ProcessError {}

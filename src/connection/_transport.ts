@@ -51,6 +51,12 @@ export abstract class Transport {
   abstract readonly writable: boolean;
   /** Whether this copy of the end is closed (or was born closed). */
   abstract readonly closed: boolean;
+  /**
+   * Names the channel when it leaves this program (a socket): the
+   * Connection then refuses registered objects both ways, as their state
+   * is this program's shared memory (the codec's `leavesProgram`).
+   */
+  readonly leavesProgram?: string;
 
   /**
    * Whether `send` can carry a sidecar (shared buffers, ports, moved

@@ -85,8 +85,8 @@ export class Connection<T = unknown> {
   readonly #transport: Transport;
 
   /**
-   * Connections are made by {@linkcode Pipe} (and, later, by listeners
-   * and clients); the constructor takes their internal transport.
+   * Connections are made by {@linkcode Pipe}, `Listener.accept()` and
+   * `Client()`; the constructor takes their internal transport.
    */
   constructor(transport: Transport) {
     if (!(transport instanceof Transport)) {
@@ -114,10 +114,13 @@ export class Connection<T = unknown> {
 
   /**
    * Sends `obj` to the other end; on a Pipe it is in shared memory when
-   * `send` returns (a socket connection returns a promise of the write).
-   * Throws a `TypeError` naming the path of a value that cannot cross, and
-   * a `ProcessError` when no process holds the other end any more (Python's
-   * `BrokenPipeError`).
+   * `send` returns. On a socket connection (from `Listener.accept()` or
+   * `Client()`) it is queued and written in order in the background: `send`
+   * never waits, and a write that failed is thrown by the next `send` (or
+   * by `close()`). Throws a `TypeError` naming the path of a value that
+   * cannot cross (on a socket also a registered object such as a `Queue`,
+   * whose state is this program's), and a `ProcessError` when no process
+   * holds the other end any more (Python's `BrokenPipeError`).
    *
    * With `{ transfer: [buffer] }` the listed buffers move instead of being
    * copied (a 64 MiB array costs what a `postMessage` transfer costs).
@@ -133,7 +136,11 @@ export class Connection<T = unknown> {
       } else {
         // Transferred buffers are copied, then detached all the same, so
         // the sender sees what a move would leave.
-        encode(obj, outbox, { path: "obj", bytesOnly: transport.name });
+        encode(obj, outbox, {
+          path: "obj",
+          bytesOnly: transport.name,
+          portable: transport.leavesProgram !== undefined,
+        });
         for (const buffer of transfer) buffer.transfer();
       }
       return transport.send(outbox.written(), sidecar);
@@ -186,7 +193,7 @@ export class Connection<T = unknown> {
     const transport = this.#reader("recv");
     const result = await transport.receive(
       waitOf("recv", options),
-      (bytes, sidecar) => decode(bytes, sidecar) as T,
+      (bytes, sidecar) => decode(bytes, sidecar, transport.leavesProgram) as T,
       false,
     );
     return this.#result(result, "recv", options);
@@ -197,7 +204,7 @@ export class Connection<T = unknown> {
     const transport = this.#reader("recvSync");
     const result = this.#blocking(transport, "recvSync").receiveSync!(
       waitOf("recvSync", options).deadline,
-      (bytes, sidecar) => decode(bytes, sidecar) as T,
+      (bytes, sidecar) => decode(bytes, sidecar, transport.leavesProgram) as T,
       false,
     );
     return this.#result(result, "recvSync", options);
@@ -279,7 +286,9 @@ export class Connection<T = unknown> {
    * Closes this process's copy of the end (other processes' copies stay
    * open). The other end's `recv` rejects with `EOFError` once it has
    * drained what was sent and every copy of this end is closed or its
-   * process ended. Idempotent.
+   * process ended. Idempotent. A socket connection writes what is still
+   * queued, then closes its socket; it throws a write failure that no
+   * `send` reported yet.
    */
   close(): void {
     this.#transport.close();

@@ -45,3 +45,19 @@ export const FORMAT_TAGS = 1;
 export const FORMAT_V8 = 2;
 /** A message sent with `sendBytes`: its payload is raw bytes. */
 export const FORMAT_BYTES = 3;
+
+/** What a channel tells the encoders about itself (see `EncodeOptions`). */
+export interface Channel {
+  receiver?: number;
+  bytesOnly?: string;
+}
+
+/**
+ * The error for a registered object in a message from outside the program
+ * (a socket's peer): its state would name shared memory of that program.
+ */
+export function refusedFromOutside(name: string, channel: string): TypeError {
+  return new TypeError(
+    `Cannot decode a message from ${channel}: it holds a ${name}, which only a process of the same program can send (its state is that program's shared memory)`,
+  );
+}

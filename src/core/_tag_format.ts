@@ -6,6 +6,7 @@
 import type { ReduceContext } from "./reduction.ts";
 import { reducerFor, reducerNamed } from "./reduction.ts";
 import type { Sidecar, Writer } from "./_message.ts";
+import { refusedFromOutside } from "./_message.ts";
 
 /** Thrown inside the tag encoder to switch to the V8 format. */
 export const FALLBACK: unique symbol = Symbol("fallback");
@@ -433,10 +434,13 @@ export class TagDecoder {
   readonly sidecar: Sidecar;
   at = 1; // after the format byte
   #view: DataView | undefined;
+  /** Names the channel when the bytes came from outside this program. */
+  readonly outside: string | undefined;
 
-  constructor(bytes: Uint8Array, sidecar: Sidecar) {
+  constructor(bytes: Uint8Array, sidecar: Sidecar, outside?: string) {
     this.bytes = bytes;
     this.sidecar = sidecar;
+    this.outside = outside;
   }
 
   /** Made on first use: most small messages need none. */
@@ -531,6 +535,9 @@ export class TagDecoder {
       }
       case T_REDUCED: {
         const name = this.string(this.bytes[this.at++]);
+        if (this.outside !== undefined) {
+          throw refusedFromOutside(name, this.outside);
+        }
         const state = this.read();
         return reducerNamed(name).revive(state);
       }

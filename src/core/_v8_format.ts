@@ -9,7 +9,12 @@ import {
   reducerFor,
   reducerNamed,
 } from "./reduction.ts";
-import { FORMAT_V8, type Sidecar, type Writer } from "./_message.ts";
+import {
+  FORMAT_V8,
+  refusedFromOutside,
+  type Sidecar,
+  type Writer,
+} from "./_message.ts";
 import { type Channel, makeView, viewKind } from "./_tag_format.ts";
 
 /** The key of a marker object in a reduced graph. */
@@ -59,11 +64,15 @@ export function encodeV8(
   return pass.sidecar;
 }
 
-export function decodeV8(bytes: Uint8Array, sidecar: Sidecar): unknown {
+export function decodeV8(
+  bytes: Uint8Array,
+  sidecar: Sidecar,
+  outside?: string,
+): unknown {
   const deserializer = new v8.Deserializer(bytes.subarray(2));
   deserializer.readHeader();
   const value = deserializer.readValue();
-  return bytes[1] === 1 ? new Revival(sidecar).revive(value) : value;
+  return bytes[1] === 1 ? new Revival(sidecar, outside).revive(value) : value;
 }
 
 /** Built-in classes a structured clone copies, which V8 writes as such. */
@@ -448,9 +457,12 @@ function describeKey(key: unknown): string {
 class Revival {
   readonly sidecar: Sidecar;
   readonly seen = new Map<object, unknown>();
+  /** Names the channel when the bytes came from outside this program. */
+  readonly outside: string | undefined;
 
-  constructor(sidecar: Sidecar) {
+  constructor(sidecar: Sidecar, outside?: string) {
     this.sidecar = sidecar;
+    this.outside = outside;
   }
 
   revive(value: unknown): unknown {
@@ -493,6 +505,9 @@ class Revival {
   marker(marker: Marker): unknown {
     switch (marker[MARK]) {
       case M_REDUCED: {
+        if (this.outside !== undefined) {
+          throw refusedFromOutside(marker.n!, this.outside);
+        }
         const revived = reducerNamed(marker.n!).revive(this.revive(marker.s));
         this.seen.set(marker, revived);
         return revived;

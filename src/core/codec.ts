@@ -119,13 +119,19 @@ export function encodeBytes(bytes: Uint8Array, out: Writer): void {
 /**
  * Decodes a message that {@linkcode encode} or {@linkcode encodeBytes}
  * wrote. `bytes` may be reused afterwards: nothing decoded refers to it.
+ * `outside` names the channel when the message came from outside this
+ * program (a socket): a registered object in it is then refused.
  */
-export function decode(bytes: Uint8Array, sidecar?: Sidecar): unknown {
+export function decode(
+  bytes: Uint8Array,
+  sidecar?: Sidecar,
+  outside?: string,
+): unknown {
   switch (bytes[0]) {
     case FORMAT_TAGS:
-      return new TagDecoder(bytes, sidecar ?? NONE_SIDECAR).read();
+      return new TagDecoder(bytes, sidecar ?? NONE_SIDECAR, outside).read();
     case FORMAT_V8:
-      return decodeV8(bytes, sidecar ?? NONE_SIDECAR);
+      return decodeV8(bytes, sidecar ?? NONE_SIDECAR, outside);
     case FORMAT_BYTES:
       return bytes.slice(1);
     default:
@@ -135,6 +141,14 @@ export function decode(bytes: Uint8Array, sidecar?: Sidecar): unknown {
         }, expected 1, 2 or 3 (the bytes are not a message of this module)`,
       );
   }
+}
+
+/**
+ * Whether bytes start as a message of {@linkcode encode} does (a value), for
+ * a channel whose bytes may come from elsewhere (a socket).
+ */
+export function isValueMessage(bytes: Uint8Array): boolean {
+  return bytes[0] === FORMAT_TAGS || bytes[0] === FORMAT_V8;
 }
 
 /** Whether a message holds raw bytes (sent with `sendBytes`). */

@@ -14,6 +14,7 @@
 
 import { describe } from "./describe.ts";
 import {
+  AuthenticationError,
   BrokenBarrierError,
   BufferTooShort,
   Empty,
@@ -503,6 +504,7 @@ for (
     KeyError,
     IndexError,
     ValueError,
+    AuthenticationError,
   ] as ErrorClass[]
 ) errorClasses.set(type.name, type);
 
